@@ -1,0 +1,1 @@
+"""The contract every TradeStore service imports: schema, trade rules, settings and the Kafka adapter."""

@@ -1,0 +1,195 @@
+"""The Kafka adapter: librdkafka configuration, topic creation, and the TradeProducer behind `send`.
+
+TradeProducer picks the partition from the trade_id alone (Kafka's murmur2), so every version of
+a trade lands in one partition, in order, and one consumer of a group owns all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from shared.errors import PublishUnavailable
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """Connection and security settings common to producers, consumers and admin clients."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "security.protocol": settings.kafka_security_protocol,
+    }
+    optional = {
+        "sasl.mechanism": settings.kafka_sasl_mechanism,
+        "sasl.username": settings.kafka_sasl_username,
+        "sasl.password": settings.kafka_sasl_password.get_secret_value()
+        if settings.kafka_sasl_password
+        else None,
+        "ssl.ca.location": settings.kafka_ssl_ca_location,
+        "ssl.certificate.location": settings.kafka_ssl_certificate_location,
+        "ssl.key.location": settings.kafka_ssl_key_location,
+    }
+    config.update({k: v for k, v in optional.items() if v is not None})
+    return config
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """Idempotent, acks=all; librdkafka gives up on a message when the API stops waiting for it."""
+    timeout_ms = int(settings.kafka_publish_timeout_s * 1000)
+    return {
+        **client_config(settings),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": settings.kafka_linger_ms,
+        "compression.type": settings.kafka_compression,
+        "queue.buffering.max.messages": settings.kafka_queue_max_messages,
+        "message.timeout.ms": timeout_ms,
+        "request.timeout.ms": min(timeout_ms, 30_000),
+    }
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (as the Java client's default partitioner uses), as a positive int."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = length % 4
+    if tail:
+        rest = data[length - tail :]
+        if tail == 3:
+            h ^= rest[2] << 16
+        if tail >= 2:
+            h ^= rest[1] << 8
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h & 0x7FFFFFFF
+
+
+def partition_for(trade_id: str, partitions: int) -> int:
+    """The partition of every version of `trade_id`."""
+    return murmur2(trade_id.encode()) % partitions
+
+
+def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout_s: float = 10.0) -> None:
+    """Create the trades and dead-letter topics with TRADES_TOPIC_PARTITIONS when missing."""
+    names = list(topics) if topics is not None else [settings.trades_topic, settings.trades_dlq_topic]
+    config: dict[str, Any] = {**client_config(settings), "logger": logging.getLogger("librdkafka")}
+    admin = AdminClient(config)
+    existing = admin.list_topics(timeout=timeout_s).topics
+    missing = [NewTopic(n, settings.trades_topic_partitions, 1) for n in names if n not in existing]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout_s)
+            log.info("created topic %s with %d partitions", name, settings.trades_topic_partitions)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored an acknowledged record."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class TradeProducer:
+    """`send(topic, value=..., key=...)` over confluent_kafka.Producer; returns a Future of a Delivery.
+
+    A background thread serves delivery reports, so callers never block: the API awaits the
+    Future with asyncio.wrap_future. The Future fails with PublishUnavailable if the broker does
+    not acknowledge within KAFKA_PUBLISH_TIMEOUT_S (librdkafka's message.timeout.ms).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer = Producer({**producer_config(settings), "logger": logging.getLogger("librdkafka")})
+        self._partitions: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="kafka-delivery", daemon=True)
+        self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+
+    def partition_count(self, topic: str) -> int:
+        """Partitions of `topic`, from metadata once, then cached."""
+        count = self._partitions.get(topic)
+        if count is None:
+            try:
+                meta = self._producer.list_topics(topic, timeout=self._settings.kafka_publish_timeout_s)
+            except KafkaException as exc:
+                raise PublishUnavailable(f"broker unreachable: {exc.args[0].str()}") from None
+            found = meta.topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise PublishUnavailable(f"topic {topic!r} has no partitions available")
+            count = len(found.partitions)
+            with self._lock:
+                self._partitions[topic] = count
+        return count
+
+    def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
+        """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
+        payload = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
+        trade_id = key.decode().split(":", 1)[0] if isinstance(value, bytes) else str(value["trade_id"])
+        future: Future[Delivery] = Future()
+        future.set_running_or_notify_cancel()
+
+        def on_delivery(err: KafkaError | None, msg: Any) -> None:
+            if err is not None:
+                future.set_exception(PublishUnavailable(f"broker did not acknowledge: {err.str()}"))
+            else:
+                future.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
+
+        partition = partition_for(trade_id, self.partition_count(topic))
+        try:
+            self._producer.produce(topic, payload, key, partition=partition, on_delivery=on_delivery)
+        except BufferError:
+            raise PublishUnavailable("producer queue is full; the broker is slow or unreachable") from None
+        except KafkaException as exc:
+            raise PublishUnavailable(f"cannot queue record: {exc.args[0].str()}") from None
+        return future
+
+    def broker_reachable(self, timeout_s: float = 2.0) -> bool:
+        """True when broker metadata can be fetched now (readiness probe)."""
+        try:
+            self._producer.list_topics(timeout=timeout_s)
+        except KafkaException:
+            return False
+        return True
+
+    def in_flight(self) -> int:
+        """Records queued or awaiting acknowledgement."""
+        return len(self._producer)
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        """Flush what is queued, stop the delivery thread; returns records still undelivered."""
+        remaining: int = self._producer.flush(timeout_s)
+        self._stop.set()
+        self._poller.join(timeout=2)
+        return remaining

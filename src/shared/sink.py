@@ -1,0 +1,47 @@
+"""What a store must offer the consumer runtime: the port both sinks (MongoDB, SQL) implement.
+
+Every method that talks to the store raises shared.errors.StoreUnavailable when the store cannot
+be reached; the runtime then retries the same batch with backoff and commits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from shared.schema import TradePayload
+
+
+@dataclass(frozen=True)
+class StoredTrade:
+    """A trade as persisted: the payload plus ingestion metadata (where it came from, when stored)."""
+
+    trade: TradePayload
+    partition: int
+    offset: int
+    persisted_at: datetime
+
+
+class TradeSink(Protocol):
+    """A store of trades keyed on (trade_id, version, book_id)."""
+
+    name: str
+
+    def setup(self) -> None:
+        """Create indexes / schema when missing (idempotent)."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers now."""
+
+    def max_versions(self, trade_ids: Collection[str]) -> dict[str, int]:
+        """The highest stored version of each given trade_id that has any stored version."""
+        ...
+
+    def upsert(self, records: Sequence[StoredTrade]) -> int:
+        """Write the batch idempotently keyed on (trade_id, version, book_id); same key overrides."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""

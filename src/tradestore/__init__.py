@@ -1,0 +1,1 @@
+"""The `tradestore` command: local stack, consumers, migrations, regression runner, benchmarks."""

@@ -1,0 +1,1 @@
+"""Subcommands of `tradestore`; thin: parse arguments, call one function, return an exit code."""

@@ -1,0 +1,113 @@
+"""Kafka adapter: partitioning by trade_id (Kafka's murmur2), librdkafka config, settings and redaction."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from shared.kafka import client_config, murmur2, partition_for, producer_config
+from shared.redact import redact_text, redact_url
+from shared.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("data", "java_signed"),
+    [
+        (b"21", -973932308),
+        (b"foobar", -790332482),
+        (b"a-little-bit-long-string", -985981536),
+        (b"a-little-bit-longer-string", -1486304829),
+        (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+        (b"abc", 479470107),
+    ],
+)
+def test_murmur2_matches_kafkas_java_client(data: bytes, java_signed: int) -> None:
+    # Vectors from Kafka's UtilsTest; the partitioner uses the value masked to positive.
+    assert murmur2(data) == java_signed & 0x7FFFFFFF
+
+
+def test_every_version_of_a_trade_goes_to_one_partition() -> None:
+    assert len({partition_for("T-1001", 4) for _ in range(3)}) == 1
+    assert {partition_for(f"T-{i}", 4) for i in range(200)} == {0, 1, 2, 3}
+
+
+def test_producer_is_idempotent_acks_all_and_times_out_with_the_api() -> None:
+    config = producer_config(Settings(kafka_publish_timeout_s=2.5, kafka_bootstrap_servers="h:1"))
+    assert config["enable.idempotence"] is True
+    assert config["acks"] == "all"
+    assert config["message.timeout.ms"] == 2500
+    assert config["bootstrap.servers"] == "h:1"
+
+
+def test_security_settings_pass_through_to_librdkafka() -> None:
+    settings = Settings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="svc",
+        kafka_sasl_password=SecretStr("s3cr3t-value"),
+        kafka_ssl_ca_location="/etc/ca.pem",
+    )
+    config = client_config(settings)
+    assert config["security.protocol"] == "SASL_SSL"
+    assert config["sasl.password"] == "s3cr3t-value"
+    assert config["ssl.ca.location"] == "/etc/ca.pem"
+    assert "s3cr3t-value" not in repr(settings)
+    assert "sasl.username" not in client_config(Settings())
+
+
+def test_default_sql_url_is_a_sqlite_file_under_home(tmp_path: object) -> None:
+    settings = Settings(tradestore_home=tmp_path)
+    assert settings.sql_url_value == f"sqlite:///{tmp_path}/tradestore.db"
+
+
+def test_urls_with_passwords_never_show_in_repr() -> None:
+    settings = Settings(
+        mongo_url=SecretStr("mongodb://app:hunter2@db:27017"), sql_url=SecretStr("mssql://sa:pw9@x")
+    )
+    assert "hunter2" not in repr(settings)
+    assert "pw9" not in repr(settings)
+    assert "hunter2" in settings.secret_values()
+
+
+def test_production_refuses_placeholder_passwords() -> None:
+    with pytest.raises(ValidationError, match="SQL_URL uses a placeholder password"):
+        Settings(
+            tradestore_env="production", sql_url=SecretStr("mssql+pymssql://sa:YourStrong%21Pass@db/master")
+        )
+    with pytest.raises(ValidationError, match="KAFKA_SASL_PASSWORD"):
+        Settings(tradestore_env="production", kafka_sasl_password=SecretStr("changeme"))
+    Settings(tradestore_env="local", sql_url=SecretStr("mssql+pymssql://sa:YourStrong%21Pass@db/master"))
+    Settings(tradestore_env="production", sql_url=SecretStr("mssql+pymssql://sa:Xq9-long-real@db/master"))
+
+
+def test_settings_read_documented_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEDATA_PORT", "9001")
+    monkeypatch.setenv("TRADESTORE_MATURED_POLICY", "reject")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k:1")
+    settings = Settings()
+    assert (
+        settings.tradedata_port,
+        settings.tradestore_matured_policy,
+        settings.kafka_bootstrap_servers,
+    ) == (
+        9001,
+        "reject",
+        "k:1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mongodb://app:hunter2@db:27017/x", "mongodb://app:***@db:27017/x"),
+        ("mongodb://db:27017", "mongodb://db:27017"),
+        ("mssql+pyodbc://sa:p%40ss@h/db?driver=x", "mssql+pyodbc://sa:***@h/db?driver=x"),
+        ("Server=h;UID=sa;PWD=YourStrong!Pass;", "Server=h;UID=sa;PWD=***;"),
+    ],
+)
+def test_redact_url_hides_passwords(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redact_text_scrubs_known_secrets_from_driver_messages() -> None:
+    assert redact_text("login failed for hunter2 at x", ["hunter2", ""]) == "login failed for *** at x"

@@ -40,6 +40,17 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
 
 
+PROBLEM_RESPONSE: dict[str, Any] = {
+    "description": "Problem details (RFC 9457)",
+    "content": {PROBLEM_JSON: {}},
+}
+
+
+def unavailable(detail: str, retry_after_s: int = 1) -> JSONResponse:
+    """503 with Retry-After: the client should retry the same request (writes are idempotent by key)."""
+    return problem(503, detail, headers={"Retry-After": str(retry_after_s)})
+
+
 def field_errors_from_validation(exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[FieldError]:
     """Pydantic's errors as FieldErrors with messages a person can act on."""
     result: list[FieldError] = []

@@ -1,7 +1,15 @@
 """The local stack behind `tradestore up`: embedded services plus TradeStore's own, supervised.
 
-Supervision policy: fail fast. If any part dies, the stack stops the others in order and exits
-non-zero, naming the part and the tail of its log: a silent half-running pipeline is worse.
+Start order: Kafka (Tansu) -> MongoDB protocol (nx-27017) -> SQL schema -> topics -> TradeData API ->
+both consumers -> expiry job. A service already listening at a configured local address is used as
+is; a remote address is never replaced by an embedded one.
+
+Stop order (Ctrl-C, SIGTERM): the API first (no new 201s), then both consumers drain what the broker
+holds (read from their committed offsets until nothing is left), then the consumers, the stores and
+the broker stop. No trade that got a 201 is lost on a clean stop.
+
+Supervision policy: fail fast. If any part dies, the stack stops the others in order and exits 1,
+naming the part and the tail of its log: a silently half-running pipeline is worse than a loud stop.
 """
 
 from __future__ import annotations
@@ -11,55 +19,155 @@ import signal
 import threading
 import time
 from types import FrameType
+from urllib.parse import urlsplit
 
+from shared.kafka import client_config, ensure_topics
+from shared.reader import TradeReader
 from shared.settings import Settings
+from tradestore.drain import unread
 from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.process import ManagedProcess, port_open
+from tradestore.embedded.mongo import EmbeddedMongo
+from tradestore.embedded.process import ManagedProcess, free_port, port_open
 from tradestore.embedded.services import ServiceProcess
+from tradestore.expiry import ExpiryScheduler
 
 log = logging.getLogger("tradestore.stack")
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
+SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
 
 
-def _host_port(address: str, default_port: int) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return (host or "127.0.0.1", int(port) if port else default_port)
+def host_port(address: str, default_port: int) -> tuple[str, int]:
+    """`host:port` (or a URL's netloc) as a pair."""
+    netloc = urlsplit(address).netloc if "://" in address else address
+    netloc = netloc.rsplit("@", 1)[-1].split(",")[0].split("/")[0]
+    host, _, port = netloc.rpartition(":")
+    return (host or netloc or "127.0.0.1", int(port) if port.isdigit() else default_port)
 
 
 class Stack:
-    """Start parts in dependency order, report ready when all are, stop in reverse order."""
+    """Start parts in dependency order, report ready when all are, stop in the order above."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, drain_timeout_s: float = 60.0) -> None:
         self.settings = settings
         self.home = settings.tradestore_home.resolve()
-        self.parts: list[ManagedProcess] = []
-        self._stop = threading.Event()
+        self.logs = self.home / "logs"
+        self.drain_timeout_s = drain_timeout_s
+        self.infra: list[ManagedProcess] = []
+        self.api: ServiceProcess | None = None
+        self.consumers: list[ServiceProcess] = []
+        self.expiry: ExpiryScheduler | None = None
+        self.stop_requested = threading.Event()
 
-    def _start(self, part: ManagedProcess, timeout_s: float = 30.0) -> None:
+    # ---- start -------------------------------------------------------------------------------
+    def _embedded(self, part: ManagedProcess, what: str) -> None:
+        if port_open(part.host, part.port):
+            log.info("using the %s already listening on %s:%d", what, part.host, part.port)
+            return
+        if part.host not in LOCAL_HOSTS:
+            raise RuntimeError(f"{what} at {part.host}:{part.port} is unreachable")
         t0 = time.monotonic()
-        part.start(timeout_s)
-        self.parts.append(part)
-        log.info("%s ready on %s:%d (%.1fs)", part.name, part.host, part.port, time.monotonic() - t0)
+        part.start()
+        self.infra.append(part)
+        log.info("%s (embedded) ready on %s:%d in %.1fs", what, part.host, part.port, time.monotonic() - t0)
+
+    def child_env(self) -> dict[str, str]:
+        """What every child process must agree on, resolved once here."""
+        cfg = self.settings
+        return {
+            "TRADESTORE_HOME": str(self.home),
+            "KAFKA_BOOTSTRAP_SERVERS": cfg.kafka_bootstrap_servers,
+            "MONGO_URL": cfg.mongo_url_value,
+            "SQL_URL": cfg.sql_url_value,
+            "TRADES_TOPIC": cfg.trades_topic,
+            "TRADES_DLQ_TOPIC": cfg.trades_dlq_topic,
+        }
 
     def start(self) -> None:
         cfg = self.settings
-        host, port = _host_port(cfg.kafka_bootstrap_servers.split(",")[0], 9092)
-        if port_open(host, port):
-            log.info("using the Kafka broker already listening on %s:%d", host, port)
-        else:
-            self._start(EmbeddedBroker(host, port, self.home / "logs"))
-        api = ServiceProcess("tradedata", ["api"], "127.0.0.1", cfg.tradedata_port, self.home / "logs")
-        self._start(api)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        host, port = host_port(cfg.kafka_bootstrap_servers, 9092)
+        self._embedded(EmbeddedBroker(host, port, self.logs), "Kafka broker")
+        host, port = host_port(cfg.mongo_url_value, 27017)
+        self._embedded(EmbeddedMongo(host, port, self.home / "mongo"), "MongoDB-protocol server")
+        self._migrate()
+        ensure_topics(cfg)
+        env = self.child_env()
+        self.api = ServiceProcess("tradedata", ["api"], "127.0.0.1", cfg.tradedata_port, self.logs, env)
+        self.api.start(timeout_s=30)
+        for name, sink in SINKS:
+            port = free_port()
+            consumer = ServiceProcess(
+                name, ["consume", sink], "127.0.0.1", port, self.logs, {**env, "METRICS_PORT": str(port)}
+            )
+            consumer.start(timeout_s=60)
+            self.consumers.append(consumer)
+        self.expiry = ExpiryScheduler(self._readers())
+        self.expiry.start()
+
+    def _migrate(self) -> None:
+        from kafkaconsumermssql.engine import make_engine
+        from kafkaconsumermssql.migrations import migrate
+
+        engine = make_engine(self.settings.sql_url_value)
+        try:
+            migrate(engine, timeout_s=30)
+        finally:
+            engine.dispose()
+
+    def _readers(self) -> list[TradeReader]:
+        from kafkaconsumer.reader import MongoReader
+        from kafkaconsumermssql.reader import SqlReader
+
+        return [MongoReader.from_settings(self.settings), SqlReader.from_settings(self.settings)]
+
+    # ---- stop --------------------------------------------------------------------------------
+    def drain(self) -> bool:
+        """Wait until both consumer groups have nothing left to read; False if the deadline passed."""
+        config = client_config(self.settings)
+        deadline = time.monotonic() + self.drain_timeout_s
+        groups = [self.settings.consumer_group or f"tradestore-{sink}" for _, sink in SINKS]
+        while time.monotonic() < deadline:
+            if not all(c.alive() for c in self.consumers):
+                return False
+            left = {g: unread(config, g, self.settings.trades_topic) for g in groups}
+            if not any(left.values()):
+                return True
+            log.info("draining: %s", ", ".join(f"{g} has {n}+ unread" for g, n in left.items()))
+            time.sleep(0.5)
+        return False
 
     def stop(self) -> None:
-        """Stop parts in reverse order of start (the API first, the broker last)."""
-        for part in reversed(self.parts):
+        if self.api is not None:
+            log.info("stopping tradedata (no new trades accepted)")
+            self.api.stop()
+            self.api = None
+        if self.consumers:
+            drained = self.drain()
+            log.info("consumers drained" if drained else "consumers did NOT drain before the deadline")
+        for consumer in reversed(self.consumers):
+            log.info("stopping %s", consumer.name)
+            consumer.stop(timeout_s=30)
+        self.consumers.clear()
+        if self.expiry is not None:
+            self.expiry.stop()
+            for reader in self.expiry.readers:
+                reader.close()
+            self.expiry = None
+        for part in reversed(self.infra):
             log.info("stopping %s", part.name)
             part.stop()
-        self.parts.clear()
+        self.infra.clear()
+
+    # ---- foreground --------------------------------------------------------------------------
+    def parts(self) -> list[ManagedProcess]:
+        return [*self.infra, *([self.api] if self.api else []), *self.consumers]
+
+    def dead_parts(self) -> list[ManagedProcess]:
+        return [p for p in self.parts() if not p.alive()]
 
     def request_stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
-        self._stop.set()
+        self.stop_requested.set()
 
     def run_foreground(self) -> int:
         signal.signal(signal.SIGINT, self.request_stop)
@@ -67,33 +175,45 @@ class Stack:
         t0 = time.monotonic()
         try:
             self.start()
-            self._print_banner(time.monotonic() - t0)
-            while not self._stop.wait(0.5):
-                dead = [p for p in self.parts if not p.alive()]
+            print(self.banner(time.monotonic() - t0), flush=True)
+            while not self.stop_requested.wait(0.5):
+                dead = self.dead_parts()
                 if dead:
                     for part in dead:
                         log.error(
-                            "%s died; stopping the stack. Last log lines:\n%s", part.name, part.log_tail()
+                            "%s died; stopping the stack. Its last log lines:\n%s", part.name, part.log_tail()
                         )
                     return 1
             return 0
-        except (RuntimeError, TimeoutError) as exc:
-            log.error("stack failed to start: %s", exc)
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            log.error("the stack failed to start: %s", exc)
             return 1
         finally:
             self.stop()
+            print("TradeStore stopped.", flush=True)
 
-    def _print_banner(self, seconds: float) -> None:
+    def banner(self, seconds: float) -> str:
         cfg = self.settings
-        print(
-            f"TradeStore ready in {seconds:.1f}s\n"
-            f"  Kafka      {cfg.kafka_bootstrap_servers} (topic {cfg.trades_topic})\n"
-            f"  TradeData  http://127.0.0.1:{cfg.tradedata_port}  (docs: /docs)\n"
-            f"  logs       {self.home / 'logs'}\n"
-            f"Post a trade:\n"
+        lines = [f"TradeStore ready in {seconds:.1f}s"]
+        mongo_host, mongo_port = host_port(cfg.mongo_url_value, 27017)
+        topics = f"{cfg.trades_topic}, {cfg.trades_dlq_topic}"
+        lines.append(f"  Kafka              {cfg.kafka_bootstrap_servers}  topics {topics}")
+        lines.append(f"  MongoDB            {mongo_host}:{mongo_port}  {cfg.mongo_db}.{cfg.mongo_collection}")
+        lines.append(f"  SQL                {self._sql_location()}")
+        lines.append(f"  TradeData          http://127.0.0.1:{cfg.tradedata_port}  (docs: /docs)")
+        lines.extend(f"  {c.name:<18} metrics http://127.0.0.1:{c.port}/metrics" for c in self.consumers)
+        lines.append(f"  logs               {self.logs}")
+        lines.append("Post a trade:")
+        lines.append(
             f"  curl -X POST localhost:{cfg.tradedata_port}/trades -H 'content-type: application/json' "
             '-d \'{"trade_id":"T-1001","counterparty_id":"CP-1","book_id":"B-1","version":1,'
-            '"maturity_date":"2026-01-15","created_date":"2025-09-28","expired":false}\'\n'
-            "Ctrl-C stops it.",
-            flush=True,
+            '"maturity_date":"2026-01-15","created_date":"2025-09-28","expired":false}\''
         )
+        lines.append(f"  curl localhost:{cfg.tradedata_port}/trades/T-1001")
+        lines.append("Ctrl-C stops it (after the consumers drain).")
+        return "\n".join(lines)
+
+    def _sql_location(self) -> str:
+        from shared.redact import redact_url
+
+        return redact_url(self.settings.sql_url_value)

@@ -1,0 +1,1 @@
+"""TradeData's routes, one module per resource; app.py includes them."""

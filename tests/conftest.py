@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["fixtures.kafka", "fixtures.api"]
+pytest_plugins = ["fixtures.kafka", "fixtures.api", "fixtures.mongo", "fixtures.sql", "fixtures.pipeline"]
 
 _TIERS = ("unit", "contract", "integration", "perf")
 

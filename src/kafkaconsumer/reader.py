@@ -1,7 +1,9 @@
 """MongoReader: the read side of the MongoDB store (read API, regression checks, reconciliation, expiry).
 
 Queries avoid nx-27017's gaps: no `$ne` on a field that may be missing (expiry matches `expired: false`),
-and prefix filters are string ranges rather than regexes.
+and prefix filters are string ranges rather than regexes. nx-27017 stores a boolean written by `$set`
+as the integer 1 (queries for `true` still match it), so documents are read through `_trade`, which
+turns a 0/1 `expired` back into a bool; on MongoDB the value is already a bool.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from shared.settings import Settings
 
 _KEY_ORDER = [("trade_id", ASCENDING), ("version", ASCENDING), ("book_id", ASCENDING)]
 _PROJECTION = {"_id": 0, "partition": 0, "offset": 0, "persisted_at": 0}
+
+
+def _trade(doc: dict[str, Any]) -> TradePayload:
+    expired = doc.get("expired")
+    if isinstance(expired, int) and not isinstance(expired, bool) and expired in (0, 1):
+        doc = {**doc, "expired": bool(expired)}
+    return from_document(doc)
 
 
 def _prefix_filter(prefix: str) -> dict[str, Any]:
@@ -64,20 +73,20 @@ class MongoReader:
 
     def iter_trades(self, prefix: str = "") -> Iterator[TradePayload]:
         for doc in self.collection.find(_prefix_filter(prefix), _PROJECTION).sort(_KEY_ORDER):
-            yield from_document(doc)
+            yield _trade(doc)
 
     def versions(self, trade_id: str) -> list[TradePayload]:
         """Every stored version of a trade, highest first."""
         cursor = self.collection.find({"trade_id": trade_id}, _PROJECTION).sort(
             [("version", DESCENDING), ("book_id", ASCENDING)]
         )
-        return [from_document(doc) for doc in cursor]
+        return [_trade(doc) for doc in cursor]
 
     def find(self, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[TradePayload], int]:
         """A page of trades matching equality filters (book_id, counterparty_id, expired), and the total."""
         total = self.collection.count_documents(filters)
         cursor = self.collection.find(filters, _PROJECTION).sort(_KEY_ORDER).skip(offset).limit(limit)
-        return [from_document(doc) for doc in cursor], total
+        return [_trade(doc) for doc in cursor], total
 
     def expire(self, today: date) -> int:
         """Set-based and idempotent: flag every live trade whose maturity date is before today."""

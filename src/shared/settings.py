@@ -5,6 +5,7 @@ URLs that may hold a password are SecretStr: printing Settings never shows them.
 
 from __future__ import annotations
 
+import enum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,10 @@ PLACEHOLDER_SECRETS = frozenset({"YourStrong!Pass", "changeme", "change-me", "pa
 class Settings(BaseSettings):
     """Every knob of TradeStore. Environment variable = field name in upper case."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # hide_input_in_errors: a validation error would otherwise print every input, secrets included.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
     tradestore_env: Literal["local", "test", "production"] = "local"
     tradestore_home: Path = Path(".tradestore")
@@ -35,6 +39,7 @@ class Settings(BaseSettings):
     tradedata_port: int = Field(default=8001, ge=1, le=65535)
     tradedata_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     tradedata_workers: int = Field(default=1, ge=1)
+    tradedata_url: str | None = None  # where tools (regress, tests) reach the API; default from host/port
 
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -70,6 +75,17 @@ class Settings(BaseSettings):
     consumer_heartbeat_interval_ms: int = Field(default=500, ge=100)
     metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no metrics endpoint
 
+    # Batch ingest (POST /trades/batch): item count and body size limits; 10,000 trades of ~200 bytes fit.
+    tradedata_batch_max_items: int = Field(default=10_000, ge=1)
+    tradedata_batch_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    # Security (docs/security.md): API keys for writes (comma-separated; unset = auth off, the local
+    # default; compose turns it on), reads optionally, and a cap on concurrent connections (uvicorn).
+    tradedata_api_keys: SecretStr | None = None
+    tradedata_read_requires_auth: bool = False
+    tradedata_allow_anonymous: bool = False  # production refuses auth off unless this is true
+    tradedata_limit_concurrency: int | None = Field(default=None, ge=1)  # beyond it uvicorn answers 503
+
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:
         if self.tradestore_env != "production":
@@ -84,6 +100,26 @@ class Settings(BaseSettings):
             raise ValueError("KAFKA_SASL_PASSWORD is a placeholder; set a real secret in production")
         return self
 
+    @model_validator(mode="after")
+    def _auth_on_in_production(self) -> Settings:
+        if self.tradestore_env != "production":
+            return self
+        keys = self.api_keys()
+        if not keys and not self.tradedata_allow_anonymous:
+            raise ValueError(
+                "TRADEDATA_API_KEYS is empty in production: set it, or TRADEDATA_ALLOW_ANONYMOUS=true "
+                "to run the API without authentication on purpose"
+            )
+        if any(k in PLACEHOLDER_SECRETS for k in keys):
+            raise ValueError("TRADEDATA_API_KEYS holds a placeholder key; set real keys in production")
+        return self
+
+    def api_keys(self) -> list[str]:
+        """The configured API keys in clear (empty: auth off); for tradedata.auth only, never logged."""
+        if self.tradedata_api_keys is None:
+            return []
+        return [k.strip() for k in self.tradedata_api_keys.get_secret_value().split(",") if k.strip()]
+
     @cached_property
     def sql_url_value(self) -> str:
         """The SQL URL in clear, for the engine only; log it through shared.redact.redact_url."""
@@ -92,8 +128,35 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.tradestore_home / 'tradestore.db').resolve()}"
 
     @property
+    def api_url(self) -> str:
+        """The API's base URL for clients (TRADEDATA_URL, else the local host and port)."""
+        if self.tradedata_url:
+            return self.tradedata_url.rstrip("/")
+        host = "127.0.0.1" if self.tradedata_host in ("0.0.0.0", "::") else self.tradedata_host  # noqa: S104
+        return f"http://{host}:{self.tradedata_port}"
+
+    @property
     def mongo_url_value(self) -> str:
         return self.mongo_url.get_secret_value()
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting as the environment variable that sets it, secrets in clear: for child processes."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, Path):
+                value = value.resolve()
+            env[name.upper()] = str(value)
+        env["SQL_URL"] = self.sql_url_value
+        return env
 
     def secret_values(self) -> list[str]:
         """Every secret in clear, so error texts can be scrubbed of them."""
@@ -104,6 +167,7 @@ class Settings(BaseSettings):
                 values.extend([password, unquote(password)])
         if self.kafka_sasl_password:
             values.append(self.kafka_sasl_password.get_secret_value())
+        values.extend(self.api_keys())
         return values
 
 

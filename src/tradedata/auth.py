@@ -113,7 +113,7 @@ def key_matches(presented: str, digests: list[bytes]) -> bool:
 
 
 def authenticate(request: Request, api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> None:
-    """Raise AuthRefused unless auth is off or one presented credential is a configured key."""
+    """Raise AuthRefused unless auth is off or every presented credential is a configured key."""
     digests = _key_digests(context(request))
     if not digests:
         return
@@ -123,7 +123,7 @@ def authenticate(request: Request, api_key: str | None, bearer: HTTPAuthorizatio
         log.info("refused %s %s from %s: no API key", request.method, request.url.path, client)
         detail = f"send an API key in header {API_KEY_HEADER} or as 'Authorization: Bearer <key>'"
         raise AuthRefused(problem(401, detail, headers={"WWW-Authenticate": CHALLENGE}))
-    if not any([key_matches(c, digests) for c in presented]):  # list: check every credential
+    if not all([key_matches(c, digests) for c in presented]):  # every credential sent must be valid
         log.warning("refused %s %s from %s: invalid API key", request.method, request.url.path, client)
         raise AuthRefused(problem(403, "the API key is not valid for this service"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
@@ -123,5 +124,5 @@ async def post_trade(request: Request) -> Response:
         orjson.dumps(body),
         status_code=201,
         media_type="application/json",
-        headers={"Location": f"/trades/{trade.trade_id}"},
+        headers={"Location": f"/trades/{quote(trade.trade_id, safe='')}"},  # headers are latin-1
     )

@@ -7,6 +7,7 @@ killing it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
@@ -24,13 +25,19 @@ class EmbeddedBroker(ManagedProcess):
 
     name = "kafka"
 
+    def __init__(self, host: str, port: int, workdir: Path, advertised_port: int | None = None) -> None:
+        """`advertised_port`: the port clients are told to use (a proxy in front, e.g. FaultProxy)."""
+        super().__init__(host, port, workdir)
+        self.advertised_port = advertised_port or port
+
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
-        return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
+        return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised]
 
     def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -1,0 +1,126 @@
+"""Benchmark: the MongoDB sink draining a pre-filled topic vs raw bulk_write upserts on the same server.
+
+Starts its own Tansu broker and nx-27017 (tradestore.embedded), prints both rates and their ratio
+(target >= 70%). A program, not a test: figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from kafkaconsumer.mapper import upserts
+from kafkaconsumer.sink import MongoSink
+from shared.consumer import ConsumerRuntime
+from shared.kafka import TradeProducer, ensure_topics
+from shared.schema import TradePayload
+from shared.settings import Settings
+from shared.sink import StoredTrade
+from tradestore.embedded.kafka import EmbeddedBroker
+from tradestore.embedded.mongo import EmbeddedMongo
+from tradestore.embedded.process import free_port
+
+
+def trade(i: int, book: str = "B-1") -> TradePayload:
+    return TradePayload(
+        trade_id=f"T-{i}",
+        counterparty_id="CP-1",
+        book_id=book,
+        version=1,
+        maturity_date="2030-01-15",
+        created_date="2025-09-28",
+    )
+
+
+def raw_rate(url: str, n: int, batch: int) -> float:
+    """Upserts/s of unordered bulk_write batches straight to the server, same batch size and documents."""
+    client: MongoClient[dict[str, object]] = MongoClient(url)
+    coll = client["bench_raw"]["trades"]
+    coll.create_index([("trade_id", 1), ("version", 1), ("book_id", 1)], unique=True)
+    now = datetime.now(UTC)
+    records = [StoredTrade(trade(i, "B-raw"), 0, i, now) for i in range(n)]
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        coll.bulk_write(upserts(records[i : i + batch]), ordered=False)
+    elapsed = time.perf_counter() - t0
+    client.close()
+    return n / elapsed
+
+
+def fill_topic(settings: Settings, n: int) -> None:
+    producer = TradeProducer(settings)
+    futures = []
+    for i in range(n):
+        t = trade(i)
+        futures.append(producer.send(settings.trades_topic, value=t.to_message(), key=t.kafka_key()))
+    for f in futures:
+        f.result(60)
+    producer.close()
+
+
+def sink_rate(settings: Settings, n: int) -> tuple[float, float]:
+    """Persisted trades/s through the runtime, timed from the first persisted batch to the last."""
+    runtime = ConsumerRuntime(settings, MongoSink.from_settings(settings))
+    thread = threading.Thread(target=runtime.run, daemon=True)
+    t_start = time.perf_counter()
+    thread.start()
+
+    def persisted() -> float:
+        return runtime.metrics.value("tradestore_persisted_total")
+
+    while persisted() == 0:
+        time.sleep(0.01)
+    t_first, first = time.perf_counter(), persisted()
+    while persisted() < n:
+        time.sleep(0.01)
+    t_end = time.perf_counter()
+    runtime.stop()
+    thread.join(30)
+    return (n - first) / (t_end - t_first), t_first - t_start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=20_000, help="trades in the topic")
+    parser.add_argument("--batch", type=int, default=500, help="CONSUMER_BATCH_SIZE and bulk_write size")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = EmbeddedBroker("127.0.0.1", free_port(), Path(tmp) / "kafka")
+        mongo = EmbeddedMongo("127.0.0.1", free_port(), Path(tmp) / "mongo")
+        broker.start()
+        mongo.start()
+        try:
+            settings = Settings(
+                kafka_bootstrap_servers=broker.bootstrap,
+                trades_topic=f"bench-{uuid.uuid4().hex[:8]}",
+                trades_dlq_topic=f"bench-dlq-{uuid.uuid4().hex[:8]}",
+                mongo_url=mongo.url,
+                mongo_db="bench_sink",
+                consumer_batch_size=args.batch,
+                tradestore_env="test",
+            )
+            ensure_topics(settings)
+            t0 = time.perf_counter()
+            fill_topic(settings, args.n)
+            print(f"filled topic with {args.n} trades in {time.perf_counter() - t0:.1f}s")
+            raw = raw_rate(mongo.url, args.n, args.batch)
+            print(f"raw bulk_write upserts (batch {args.batch}): {raw:,.0f} docs/s")
+            sink, join_s = sink_rate(settings, args.n)
+            print(f"sink through the runtime: {sink:,.0f} trades/s (group join + first batch {join_s:.1f}s)")
+            print(f"ratio sink/raw: {sink / raw:.0%} (target >= 70%)")
+        finally:
+            mongo.stop()
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""kafkaconsumer: the MongoDB sink of the `trades` topic (database MONGO_DB, collection `trades`)."""

@@ -1,0 +1,133 @@
+"""Pure batch decisions: decode and validate records, apply the trade rules, plan writes and dead letters.
+
+No I/O here: the runtime feeds plain records in and gets plain decisions out, so every rule is
+unit-testable without a broker or a store.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from pydantic import ValidationError
+
+from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, date_errors, plan_batch
+from shared.schema import TradePayload
+from shared.sink import StoredTrade
+
+
+class Reason(enum.StrEnum):
+    """Why a record went to the dead-letter topic (the `dlq.reason` header)."""
+
+    UNDECODABLE = "undecodable"  # not UTF-8 JSON of an object
+    SCHEMA_INVALID = "schema_invalid"  # JSON, but not a TradePayload
+    KEY_MISMATCH = "key_mismatch"  # record key is not trade_id:version:book_id of the value
+    RULE_VIOLATION = "rule_violation"  # clock-free date rule broken (maturity before created)
+    LOWER_VERSION = "lower_version"  # business rejection: a higher version is already stored
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One Kafka record, as plain values."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record refused by this sink, with the reason and a human-readable detail."""
+
+    record: Inbound
+    reason: Reason
+    detail: str
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The outcome of decoding a batch: valid trades in offset order, and the refused records."""
+
+    trades: list[tuple[Inbound, TradePayload]]
+    dead: list[DeadLetter]
+
+
+def decode(record: Inbound, today: date) -> TradePayload | DeadLetter:
+    """Decode, validate and check one record against its key; expiry computed with `today` (policy flag)."""
+    try:
+        raw = json.loads(record.value or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return DeadLetter(record, Reason.UNDECODABLE, f"not JSON: {exc}")
+    if not isinstance(raw, dict):
+        return DeadLetter(record, Reason.UNDECODABLE, f"JSON {type(raw).__name__}, not an object")
+    try:
+        trade = TradePayload.model_validate(raw)
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return DeadLetter(record, Reason.SCHEMA_INVALID, detail)
+    if record.key != trade.kafka_key():
+        return DeadLetter(
+            record,
+            Reason.KEY_MISMATCH,
+            f"key {record.key!r} != {trade.kafka_key()!r} (trade_id:version:book_id)",
+        )
+    # created_date <= today was TradeData's call with its clock: a consumer clock behind it must not refuse.
+    errors = [
+        e for e in date_errors(trade.created_date, trade.maturity_date, today) if e.type != "date_in_future"
+    ]
+    if errors:
+        return DeadLetter(record, Reason.RULE_VIOLATION, "; ".join(e.msg for e in errors))
+    return apply_maturity(trade, today, MaturedPolicy.FLAG)
+
+
+def decode_batch(records: Iterable[Inbound], today: date) -> Decoded:
+    """Decode every record of a batch; bad data never stops the batch."""
+    trades: list[tuple[Inbound, TradePayload]] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        outcome = decode(record, today)
+        if isinstance(outcome, DeadLetter):
+            dead.append(outcome)
+        else:
+            trades.append((record, outcome))
+    return Decoded(trades, dead)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to write and what to dead-letter for the valid trades of a batch."""
+
+    writes: list[StoredTrade]
+    rejected: list[DeadLetter]
+
+
+def plan_writes(
+    trades: Sequence[tuple[Inbound, TradePayload]], stored_max: Mapping[str, int], now: datetime
+) -> Plan:
+    """Apply the shared version rule (shared.rules.plan_batch) and build the records to persist."""
+    writes: list[StoredTrade] = []
+    rejected: list[DeadLetter] = []
+    for planned in plan_batch(trades, stored_max):
+        record = planned.item
+        if planned.decision is VersionDecision.REJECT_LOWER_VERSION:
+            detail = (
+                f"version {planned.trade.version} < stored {planned.stored_max} for {planned.trade.trade_id}"
+            )
+            rejected.append(DeadLetter(record, Reason.LOWER_VERSION, detail))
+        else:
+            writes.append(StoredTrade(planned.trade, record.partition, record.offset, now))
+    return Plan(writes, rejected)
+
+
+def next_offsets(records: Iterable[Inbound]) -> dict[tuple[str, int], int]:
+    """The offset to commit per (topic, partition): one past the last record seen."""
+    offsets: dict[tuple[str, int], int] = {}
+    for record in records:
+        tp = (record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets

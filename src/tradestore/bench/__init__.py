@@ -1,0 +1,1 @@
+"""`tradestore bench`: the whole pipeline measured in one run, side by side, saved for the trend."""

@@ -1,0 +1,126 @@
+"""The bench result as a table (rich), the targets of issue 8, and the trend against the last run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# (row, field, label, unit, better)
+FIGURES: list[tuple[str, str, str, str, str]] = [
+    ("raw_producer", "trades_per_s", "raw producer ceiling", "trades/s", "up"),
+    ("single_c1", "trades_per_s", "single POST c=1", "trades/s", "up"),
+    ("single_c1", "p99_ms", "single POST c=1 p99", "ms", "down"),
+    ("single_c4", "trades_per_s", "single POST c=4", "trades/s", "up"),
+    ("single_c4", "p99_ms", "single POST c=4 p99", "ms", "down"),
+    ("single_c16", "trades_per_s", "single POST c=16", "trades/s", "up"),
+    ("single_c16", "p50_ms", "single POST c=16 p50", "ms", "down"),
+    ("single_c16", "p99_ms", "single POST c=16 p99", "ms", "down"),
+    ("batch", "trades_per_s", "batch POST", "trades/s", "up"),
+    ("batch", "ratio_to_raw", "batch / raw ceiling", "ratio", "up"),
+    ("sink_mongo", "trades_per_s", "mongo sink drain", "trades/s", "up"),
+    ("sink_mongo", "raw_upsert_per_s", "mongo raw bulk upsert", "trades/s", "up"),
+    ("sink_mongo", "ratio_to_raw", "mongo sink / raw", "ratio", "up"),
+    ("sink_sql", "trades_per_s", "sql sink drain", "trades/s", "up"),
+    ("sink_sql", "raw_upsert_per_s", "sql raw bulk upsert", "trades/s", "up"),
+    ("sink_sql", "ratio_to_raw", "sql sink / raw", "ratio", "up"),
+    ("e2e", "seconds", "end to end, both stores", "s", "down"),
+    ("e2e", "p50_ms", "end to end p50", "ms", "down"),
+    ("e2e", "p99_ms", "end to end p99", "ms", "down"),
+    ("memory_api", "peak_rss_mb", "API peak RSS", "MiB", "down"),
+    ("memory_consume_mongo", "peak_rss_mb", "mongo consumer peak RSS", "MiB", "down"),
+    ("memory_consume_sql", "peak_rss_mb", "sql consumer peak RSS", "MiB", "down"),
+]
+
+# (label, row, field, comparison, threshold)
+TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("single POST c=16 >= 3,000 trades/s", "single_c16", "trades_per_s", ">=", 3000),
+    ("single POST c=16 p99 <= 25 ms", "single_c16", "p99_ms", "<=", 25),
+    ("batch >= 25,000 trades/s", "batch", "trades_per_s", ">=", 25_000),
+    ("batch >= 50% of raw ceiling", "batch", "ratio_to_raw", ">=", 0.5),
+    ("mongo sink >= 70% of raw store rate", "sink_mongo", "ratio_to_raw", ">=", 0.7),
+    ("sql sink >= 70% of raw store rate", "sink_sql", "ratio_to_raw", ">=", 0.7),
+    ("10,000 trades end to end < 10 s", "e2e", "seconds", "<", 10),
+    ("API RSS < 150 MB", "memory_api", "peak_rss_mb", "<", 150),
+]
+
+
+def value(result: dict[str, Any], row: str, field: str) -> float | None:
+    found = result.get("rows", {}).get(row, {}).get(field)
+    return float(found) if isinstance(found, int | float) else None
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target with the measured value and met / missed / not measured."""
+    out = []
+    for label, row, field, op, threshold in TARGETS:
+        v = value(result, row, field)
+        met = None if v is None else {">=": v >= threshold, "<=": v <= threshold, "<": v < threshold}[op]
+        out.append({"target": label, "value": v, "met": met})
+    return out
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit == "ratio":
+        return f"{v:.0%}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def _change(v: float | None, p: float | None, better: str) -> str:
+    if v is None or not p:
+        return "-"
+    colour = "green" if (v > p) == (better == "up") else "red"
+    return f"[{colour}]{(v - p) / p:+.0%}[/]"
+
+
+def render(result: dict[str, Any], previous: dict[str, Any] | None, console: Console) -> None:
+    facts = result["facts"]
+    title = (
+        f"tradestore bench @ {facts['commit']}: {facts['nproc']} x {facts['cpu_model']}, py {facts['python']}"
+    )
+    table = Table(title=title)
+    for col in ("figure", "value", "unit") + (("previous", "change") if previous else ()):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    for row, field, label, unit, better in FIGURES:
+        v = value(result, row, field)
+        if v is None and "error" in result["rows"].get(row, {}):
+            table.add_row(label, result["rows"][row]["error"][:60], "")
+            continue
+        cells = [label, _fmt(v, unit), unit]
+        if previous:
+            p = value(previous, row, field)
+            cells += [_fmt(p, unit), _change(v, p, better)]
+        table.add_row(*cells)
+    console.print(table)
+    goals = Table(title="issue 8 targets")
+    for col in ("target", "measured", "met"):
+        goals.add_column(col)
+    for t in result["targets"]:
+        met = "n/a" if t["met"] is None else ("[green]yes[/]" if t["met"] else "[red]no[/]")
+        goals.add_row(t["target"], _fmt(t["value"], ""), met)
+    console.print(goals)
+
+
+def save(result: dict[str, Any], results_dir: Path) -> Path:
+    """Write latest.json and a timestamped copy; returns the timestamped path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, sort_keys=True, default=str) + "\n"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = results_dir / f"{stamp}{'-quick' if result.get('quick') else ''}.json"
+    path.write_text(text)
+    (results_dir / "latest.json").write_text(text)
+    return path
+
+
+def load_latest(results_dir: Path) -> dict[str, Any] | None:
+    path = results_dir / "latest.json"
+    if not path.exists():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded

@@ -1,0 +1,97 @@
+"""`tradestore regress -n N`: the regression runner (test design 4.4) against a running stack."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from shared.kafka import client_config
+from shared.logs import configure_logging
+from shared.settings import Settings, load_settings
+from tradedata.models import utc_today
+from tradestore.regress.check import Check, summary_checks
+from tradestore.regress.runner import count_rejections, submit, wait_for_summary
+from tradestore.regress.scenario import build_scenario
+from tradestore.stores import open_readers
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("regress", help="submit N trades and check both stores")
+    p.add_argument("-n", type=int, default=1000, help="number of posts (default 1000)")
+    p.add_argument("--url", help="TradeData base URL (default TRADEDATA_URL or the local API)")
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the stores to settle")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=run)
+
+
+def auth_headers(settings: Settings) -> dict[str, str]:
+    keys = settings.api_keys()
+    return {"X-API-Key": keys[0]} if keys else {}
+
+
+def print_table(checks: list[Check], console: Console) -> None:
+    stores = list(dict.fromkeys(name for check in checks for name in check.actual))
+    table = Table(title="regression checks")
+    for col in ["check", "expected", *stores, "ok"]:
+        table.add_column(col, justify="left" if col == "check" else "right")
+    for check in checks:
+        mark = "[green]yes[/green]" if check.ok else "[red]NO[/red]"
+        table.add_row(check.name, str(check.expected), *(str(check.actual.get(s, "")) for s in stores), mark)
+    console.print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging("WARNING", settings.log_format)
+    console = Console()
+    url = args.url or settings.api_url
+    prefix = f"R{uuid.uuid4().hex[:8]}-"
+    scenario = build_scenario(args.n, utc_today(), prefix, seed=args.seed)
+    console.print(
+        f"regress: {scenario.posts} posts over {len(scenario.groups)} trades to {url} (prefix {prefix})"
+    )
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("posting", total=scenario.posts)
+        sent = submit(scenario, url, args.concurrency, lambda: progress.advance(task), auth_headers(settings))
+    console.print(
+        f"posted in {sent.seconds:.1f}s ({scenario.posts / max(sent.seconds, 1e-9):.0f}/s): "
+        f"{dict(sent.statuses)}"
+    )
+    readers = open_readers(settings)
+    try:
+        actual = {}
+        for reader in readers:
+            actual[reader.name], waited = wait_for_summary(reader, prefix, scenario.expected, args.timeout)
+            console.print(f"{reader.name} settled after {waited:.1f}s")
+    finally:
+        for reader in readers:
+            reader.close()
+    rejected = count_rejections(
+        client_config(settings),
+        settings.trades_dlq_topic,
+        prefix,
+        [r.name for r in readers],
+        scenario.expected_rejected,
+        min(args.timeout, 30),
+    )
+    checks = [Check("posts answered 201", scenario.posts, {"api": sent.statuses.get(201, 0)})]
+    checks += summary_checks(scenario.expected, actual)
+    checks.append(Check("lower versions rejected to DLQ", scenario.expected_rejected, dict(rejected)))
+    print_table(checks, console)
+    for trade, status, body in sent.failed[:10]:
+        console.print(f"[red]{status}[/red] for {trade['trade_id']} v{trade['version']}: {body}")
+    ok = all(c.ok for c in checks)
+    console.print("[green]regression passed[/green]" if ok else "[red]regression FAILED[/red]")
+    return 0 if ok else 1

@@ -1,0 +1,1 @@
+"""Fault injection tools: a switchable TCP proxy, and the API fuzzing run (`tradestore fuzz`)."""

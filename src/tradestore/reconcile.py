@@ -1,0 +1,56 @@
+"""Compare MongoDB and SQL record by record: what is missing on either side, and what differs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from shared.reader import Key, TradeReader
+from shared.schema import TradePayload
+
+
+@dataclass
+class Reconciliation:
+    """The differences between two stores (left = MongoDB, right = SQL)."""
+
+    left: str
+    right: str
+    compared: int = 0
+    missing_right: list[Key] = field(default_factory=list)
+    missing_left: list[Key] = field(default_factory=list)
+    different: list[tuple[Key, dict[str, tuple[object, object]]]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing_left or self.missing_right or self.different)
+
+
+def _next(it: Iterator[TradePayload]) -> TradePayload | None:
+    return next(it, None)
+
+
+def field_differences(a: TradePayload, b: TradePayload) -> dict[str, tuple[object, object]]:
+    left, right = a.model_dump(), b.model_dump()
+    return {k: (left[k], right[k]) for k in left if left[k] != right[k]}
+
+
+def reconcile(left: TradeReader, right: TradeReader, prefix: str = "") -> Reconciliation:
+    """Merge-join both stores' trades in key order (streaming: memory does not grow with the stores)."""
+    result = Reconciliation(left.name, right.name)
+    lit, rit = left.iter_trades(prefix), right.iter_trades(prefix)
+    a, b = _next(lit), _next(rit)
+    while a is not None or b is not None:
+        result.compared += 1
+        if b is None or (a is not None and a.key < b.key):
+            assert a is not None
+            result.missing_right.append(a.key)
+            a = _next(lit)
+        elif a is None or b.key < a.key:
+            result.missing_left.append(b.key)
+            b = _next(rit)
+        else:
+            diff = field_differences(a, b)
+            if diff:
+                result.different.append((a.key, diff))
+            a, b = _next(lit), _next(rit)
+    return result

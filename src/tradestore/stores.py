@@ -1,0 +1,14 @@
+"""Open both stores' readers from Settings (for the tools: regress, reconcile, expire)."""
+
+from __future__ import annotations
+
+from shared.reader import TradeReader
+from shared.settings import Settings
+
+
+def open_readers(settings: Settings) -> list[TradeReader]:
+    """[MongoDB reader, SQL reader]; the caller closes them."""
+    from kafkaconsumer.reader import MongoReader
+    from kafkaconsumermssql.reader import SqlReader
+
+    return [MongoReader.from_settings(settings), SqlReader.from_settings(settings)]

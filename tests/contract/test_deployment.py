@@ -1,0 +1,287 @@
+"""Deployment files agree with the code: compose, Dockerfile, .env.example and CI, checked without Docker."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from shared.settings import PLACEHOLDER_SECRETS, Settings
+from tradestore.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+VENDORED = "check_jsonschema.builtin_schemas.vendor"
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+WORKFLOW: dict[Any, Any] = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+SETTINGS_VARS = {name.upper() for name in Settings.model_fields}
+THIRD_PARTY_ENV = {"mssql": {"ACCEPT_EULA", "MSSQL_PID", "MSSQL_SA_PASSWORD"}}
+HOST_PORTS = {"TRADEDATA_PORT": 8001, "KAFKA_PORT": 19092, "MONGO_PORT": 27017, "MSSQL_PORT": 1433}
+SAMPLE_PASSWORD = "Sample-Passw0rd-For-Tests"  # stands in for ${MSSQL_SA_PASSWORD:?...}
+SEED_PASSWORD = next(p for p in PLACEHOLDER_SECRETS if p.startswith("YourStrong"))
+
+
+def interpolate(value: Any) -> str:
+    """Compose interpolation with an empty environment: defaults, a sample for required vars, $$ -> $."""
+    text = str(value)
+    text = re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", text)
+    text = re.sub(r"\$\{(\w+):\?[^}]*\}", SAMPLE_PASSWORD, text)
+    return text.replace("$$", "$")
+
+
+def ours(name: str) -> bool:
+    return str(SERVICES[name].get("image", "")).startswith("tradestore:")
+
+
+def uses_tests_image(name: str) -> bool:
+    return str(SERVICES[name].get("image", "")).startswith("tradestore-tests:")
+
+
+def run_lines() -> Iterator[tuple[str, str]]:
+    for job_name, job in WORKFLOW["jobs"].items():
+        for step in job["steps"]:
+            if "run" in step:
+                yield job_name, step["run"]
+
+
+def vendored_schema(name: str) -> dict[str, Any]:
+    """A schema vendored by the pinned check-jsonschema package (requirements/test.lock.txt).
+
+    The schemas are taken from that package rather than copied into this repository.
+    """
+    schema: dict[str, Any] = json.loads((resources.files(VENDORED) / name).read_text())
+    return schema
+
+
+def test_compose_file_validates_against_the_compose_spec_schema() -> None:
+    schema = vendored_schema("compose-spec.json")
+    jsonschema.Draft7Validator.check_schema(schema)
+    errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(COMPOSE)]
+    assert errors == []
+
+
+def test_workflow_validates_against_the_github_workflow_schema() -> None:
+    schema = vendored_schema("github-workflows.json")
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    # PyYAML reads the bare key `on` as True; GitHub reads it as the string "on".
+    workflow = {("on" if k is True else k): v for k, v in WORKFLOW.items()}
+    assert [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(workflow)] == []
+
+
+@pytest.mark.parametrize("name", [n for n in SERVICES if ours(n)])
+def test_every_service_command_is_a_tradestore_subcommand(name: str) -> None:
+    argv = [interpolate(arg) for arg in SERVICES[name]["command"]]
+    assert "entrypoint" not in SERVICES[name], "our services run the image's `tradestore` entrypoint"
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"compose service {name!r} runs `tradestore {shlex.join(argv)}`, which the CLI rejects")
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_compose_sets_only_environment_variables_that_something_reads(name: str) -> None:
+    env = set(SERVICES[name].get("environment", {}))
+    # Our image reads Settings only (TRADEDATA_URL included); other images get an explicit list.
+    allowed = SETTINGS_VARS if ours(name) or uses_tests_image(name) else THIRD_PARTY_ENV.get(name, set())
+    assert env - allowed == set()
+
+
+@pytest.mark.parametrize("name", [n for n in SERVICES if ours(n)])
+def test_our_services_settings_load_in_production(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {key: interpolate(value) for key, value in SERVICES[name]["environment"].items()}
+    assert env["TRADESTORE_ENV"] == "production"
+    for key, value in env.items():
+        if key in SETTINGS_VARS:
+            monkeypatch.setenv(key, value)
+    Settings()  # types, ranges and the production placeholder check
+
+
+def test_mssql_init_applies_the_sql_sink_ddl_with_tradestore_migrate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    init = SERVICES["mssql-init"]
+    assert ours("mssql-init")
+    assert init["command"][0] == "migrate"
+    assert init["depends_on"]["mssql"]["condition"] == "service_healthy"
+    assert interpolate(init["environment"]["SQL_URL"]).startswith("mssql+pymssql://sa:")
+    sink_deps = SERVICES["kafkaconsumermssql"]["depends_on"]
+    assert sink_deps["mssql-init"]["condition"] == "service_completed_successfully"
+    assert main(["migrate", "--print-ddl", "mssql"]) == 0  # the DDL comes from the sink's schema module
+    assert re.search(r"CREATE TABLE\s+\S*trades", capsys.readouterr().out, re.IGNORECASE)
+
+
+def test_dependencies_wait_for_health_or_completion() -> None:
+    for name, service in SERVICES.items():
+        for dep, rule in service.get("depends_on", {}).items():
+            assert rule["condition"] in {"service_healthy", "service_completed_successfully"}, (name, dep)
+            if rule["condition"] == "service_healthy":  # our image carries a HEALTHCHECK
+                assert "healthcheck" in SERVICES[dep] or ours(dep), (name, dep)
+                assert not SERVICES[dep].get("healthcheck", {}).get("disable"), (name, dep)
+            else:
+                assert SERVICES[dep].get("restart") == "no", (name, dep)
+
+
+def test_every_host_port_is_configurable_with_the_seed_default() -> None:
+    seen = {}
+    for service in SERVICES.values():
+        for port in service.get("ports", []):
+            match = re.fullmatch(r"\$\{(\w+):-(\d+)\}:(\d+)", str(port))
+            assert match, f"host port not configurable: {port}"
+            seen[match[1]] = int(match[2])
+    assert seen == HOST_PORTS
+
+
+def test_sa_password_only_comes_from_the_environment() -> None:
+    assert (
+        SERVICES["mssql"]["environment"]["MSSQL_SA_PASSWORD"] == "${MSSQL_SA_PASSWORD:?set MSSQL_SA_PASSWORD}"
+    )
+    for name, service in SERVICES.items():
+        url = service.get("environment", {}).get("SQL_URL")
+        if url and url.startswith("mssql"):
+            assert "sa:${MSSQL_SA_PASSWORD:?" in url, name
+    assert re.findall(r"sa:(?!\$\{)[^@\s]+@", COMPOSE_TEXT) == []
+
+
+def test_third_party_images_are_pinned() -> None:
+    for name, service in SERVICES.items():
+        if ours(name) or uses_tests_image(name):
+            continue
+        _, _, tag = service["image"].rpartition(":")
+        assert re.search(r"\d", tag), service["image"]
+        assert "latest" not in tag, service["image"]
+    assert re.search(r":2022-CU\d+", SERVICES["mssql"]["image"])
+
+
+def test_topics_are_created_with_the_configured_partitions() -> None:
+    script = " ".join(SERVICES["redpanda-init"]["command"])
+    assert "trades trades.dlq" in script
+    assert "-p ${TRADES_TOPIC_PARTITIONS:-4}" in script
+    for name in ("tradedata", "kafkaconsumer", "kafkaconsumermssql"):
+        assert SERVICES[name]["depends_on"]["redpanda-init"]["condition"] == "service_completed_successfully"
+
+
+def test_test_profile_runs_the_integration_suite_into_reports() -> None:
+    for name in ("tradedata-tests", "kafkaconsumer-tests", "kafkaconsumermssql-tests"):
+        service = SERVICES[name]
+        assert uses_tests_image(name), name
+        assert service["profiles"] == ["test"], name
+        assert "./reports:/reports" in service["volumes"], name
+        assert (ROOT / service["command"][1]).is_dir(), name
+        assert any(arg.startswith("--junitxml=/reports/") for arg in service["command"]), name
+    runner = SERVICES["regression-runner"]
+    assert runner["profiles"] == ["regression"]
+    assert runner["command"] == [
+        "regress",
+        "-n",
+        "${REGRESS_N:-1000}",
+    ]
+
+
+def test_env_example_lists_only_compose_variables_and_no_secret() -> None:
+    entries = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            entries[key.strip()] = value.strip()
+    used = set(re.findall(r"\$\{(\w+)", COMPOSE_TEXT))
+    assert set(entries) - used == set()
+    assert "MSSQL_SA_PASSWORD" in entries
+    for key, value in entries.items():
+        if re.search(r"PASSWORD|SECRET|TOKEN|KEY", key):
+            assert value == "", f"{key} must be left empty in .env.example"
+        assert value not in PLACEHOLDER_SECRETS, key
+
+
+def test_dockerfile_final_stage_is_pinned_non_root_healthchecked_and_compiler_free() -> None:
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", DOCKERFILE, re.MULTILINE))
+    stages = re.split(r"^FROM ", DOCKERFILE, flags=re.MULTILINE)[1:]
+    for stage in stages:
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], stage.split()[0])
+        assert ":" in image, image
+        assert not image.endswith(":latest"), image
+    final = stages[-1]
+    assert final.split()[2] == SERVICES["tradedata"]["build"]["target"] == "runtime"
+    users = re.findall(r"^USER (\S+)", final, re.MULTILINE)
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert "HEALTHCHECK" in final
+    assert "/health" in final
+    assert not re.search(r"\b(gcc|g\+\+|clang|build-essential)\b", final)
+    assert 'ENTRYPOINT ["tradestore"]' in final
+    assert re.search(r"--require-hashes .*-r requirements/runtime\.lock\.txt", DOCKERFILE)
+    assert "pip install --no-deps ." in DOCKERFILE
+
+
+def test_workflow_pins_actions_and_runs_only_files_that_exist() -> None:
+    for job in WORKFLOW["jobs"].values():
+        assert 0 < job["timeout-minutes"] <= 25
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    for job_name, run in run_lines():
+        for path in re.findall(
+            r"(?<![\w/.-])((?:scripts|requirements|tests|deploy|src|docs)/[\w.*/-]*)", run
+        ):
+            assert list(ROOT.glob(path.rstrip("/"))), f"{job_name}: `{path}` does not exist"
+        for service in re.findall(r"\b[\w-]+-tests\b|\bregression-runner\b", run):
+            assert service in SERVICES, f"{job_name}: no compose service {service}"
+
+
+def test_workflow_runs_the_gates_and_masks_the_sa_password() -> None:
+    jobs = WORKFLOW["jobs"]
+    assert jobs["unit-contract"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
+    compose_job = jobs["compose-integration"]
+    assert compose_job["env"]["MSSQL_SA_PASSWORD"] == "${{ secrets.MSSQL_SA_PASSWORD }}"
+    runs = "\n".join(run for _, run in run_lines())
+    assert "::add-mask::${MSSQL_SA_PASSWORD}" in runs
+    assert "docker compose --profile test --profile regression down -v" in runs
+    for lock in ("requirements/runtime.lock.txt", "requirements/test.lock.txt"):
+        assert f"pip-audit --strict --require-hashes --disable-pip -r {lock}" in runs
+    assert "bandit -c pyproject.toml -r src" in runs
+    trivy = next(s for s in jobs["security"]["steps"] if "trivy-action" in s.get("uses", ""))
+    assert trivy["with"]["severity"] == "HIGH,CRITICAL"
+    assert trivy["with"]["ignore-unfixed"] is True
+
+
+def test_lock_files_pin_every_requirement_with_hashes() -> None:
+    for lock in ("runtime.lock.txt", "test.lock.txt"):
+        text = (ROOT / "requirements" / lock).read_text()
+        pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+ \\$", text, re.MULTILINE)
+        assert pins, lock
+        assert len(re.findall(r"^\S+==", text, re.MULTILINE)) == len(pins), lock
+        assert text.count("--hash=sha256:") >= len(pins), lock
+
+
+def tracked_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [ROOT / name for name in listed]
+
+
+def test_no_seed_password_outside_docs_tests_and_the_placeholder_list() -> None:
+    allowed = ("docs/", "tests/", "README.md", "src/shared/settings.py")
+    offenders = []
+    for path in tracked_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(allowed) or not path.is_file():
+            continue
+        if SEED_PASSWORD in path.read_text(errors="ignore"):
+            offenders.append(rel)
+    assert offenders == []

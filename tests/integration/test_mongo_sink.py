@@ -1,0 +1,205 @@
+"""The MongoDB sink against a real broker (Tansu) and a real MongoDB-protocol server (nx-27017)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from pymongo.database import Database
+
+from fixtures.mongo import consumer_settings, running_runtime, wait_until
+from shared.kafka import TradeProducer
+from shared.settings import Settings
+from tradestore.embedded.mongo import EmbeddedMongo
+
+log = logging.getLogger(__name__)
+Db = Database[dict[str, Any]]
+
+
+def trade(i: int, version: int = 1, book: str = "B-1", cp: str = "CP-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "trade_id": f"T-{i}",
+        "counterparty_id": cp,
+        "book_id": book,
+        "version": version,
+        "maturity_date": "2030-01-15",
+        "created_date": "2025-09-28",
+        "expired": False,
+        **extra,
+    }
+
+
+def key(t: dict[str, Any]) -> bytes:
+    return f"{t['trade_id']}:{t['version']}:{t['book_id']}".encode()
+
+
+@pytest.fixture
+def send(mongo_consumer_settings: Settings) -> Iterator[Callable[..., None]]:
+    """Publish trades (or raw records) and wait for the broker's acknowledgement."""
+    producer = TradeProducer(mongo_consumer_settings)
+    topic = mongo_consumer_settings.trades_topic
+
+    def publish(*trades: dict[str, Any], raw: list[tuple[bytes, bytes]] | None = None) -> None:
+        futures = [producer.send(topic, value=t, key=key(t)) for t in trades]
+        futures += [producer.send(topic, value=v, key=k) for k, v in raw or []]
+        for f in futures:
+            f.result(10)
+
+    try:
+        yield publish
+    finally:
+        producer.close()
+
+
+def test_trades_are_persisted_with_every_field_and_probes_answer(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None]
+) -> None:
+    send(*[trade(i) for i in range(20)], trade(99, maturity_date="2025-10-01"))
+    with running_runtime(mongo_consumer_settings) as runtime:
+        port = runtime.start_probe("127.0.0.1", 0)
+        wait_until(lambda: mongo_db.trades.count_documents({}) == 21)
+        wait_until(runtime.ready)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            assert b'tradestore_persisted_total{sink="mongo"} 21.0' in resp.read()
+    doc = mongo_db.trades.find_one({"trade_id": "T-3"})
+    assert doc is not None
+    assert doc["version"] == 1
+    assert doc["expired"] is False
+    assert doc["maturity_date"] == "2030-01-15"
+    assert doc["created_date"] == "2025-09-28"
+    assert isinstance(doc["persisted_at"], datetime)
+    assert isinstance(doc["offset"], int)
+    matured = mongo_db.trades.find_one({"trade_id": "T-99"})
+    assert matured is not None
+    assert matured["expired"] is True
+
+
+def test_same_trade_twice_gives_one_document_and_same_key_overrides(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None]
+) -> None:
+    send(trade(1), trade(1), trade(2, cp="CP-1"))
+    with running_runtime(mongo_consumer_settings) as runtime:
+        wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 3)
+        send(trade(2, cp="CP-2"))
+        wait_until(lambda: mongo_db.trades.count_documents({"counterparty_id": "CP-2"}) == 1)
+    assert mongo_db.trades.count_documents({"trade_id": "T-1"}) == 1
+    assert mongo_db.trades.count_documents({"trade_id": "T-2"}) == 1
+
+
+def test_lower_version_goes_to_dlq_and_store_is_unchanged(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None], topic_reader: Any
+) -> None:
+    send(trade(1, version=2, cp="CP-2"))
+    with running_runtime(mongo_consumer_settings) as runtime:
+        wait_until(lambda: mongo_db.trades.count_documents({}) == 1)
+        send(trade(1, version=1, cp="CP-1"), trade(1, version=2, cp="CP-2", book="B-2"))
+        wait_until(
+            lambda: runtime.metrics.value("tradestore_dead_lettered_total", reason="lower_version") == 1
+        )
+        wait_until(lambda: mongo_db.trades.count_documents({}) == 2)
+    assert mongo_db.trades.count_documents({"version": 1}) == 0
+    dead = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    assert [r.headers["dlq.reason"] for r in dead] == [b"lower_version"]
+    assert dead[0].headers["dlq.sink"] == b"mongo"
+    assert dead[0].headers["dlq.topic"] == mongo_consumer_settings.trades_topic.encode()
+
+
+def test_poison_messages_go_to_dlq_and_consumer_keeps_going(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None], topic_reader: Any
+) -> None:
+    bad_schema = json.dumps(trade(5, version="one")).encode()
+    mismatched = json.dumps(trade(6)).encode()
+    send(raw=[(b"T-4:1:B-1", b"{not json"), (b"T-5:1:B-1", bad_schema), (b"T-6:9:B-9", mismatched)])
+    send(trade(7))
+    with running_runtime(mongo_consumer_settings) as runtime:
+        wait_until(lambda: mongo_db.trades.count_documents({}) == 1)
+        wait_until(lambda: runtime.metrics.value("tradestore_consumed_total") == 4)
+    dead = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    reasons = sorted(r.headers["dlq.reason"] for r in dead)
+    assert reasons == [b"key_mismatch", b"schema_invalid", b"undecodable"]
+    assert all({"dlq.partition", "dlq.offset", "dlq.detail"} <= set(r.headers) for r in dead)
+    assert mongo_db.trades.find_one({"trade_id": "T-7"}) is not None
+
+
+def _stream(send: Callable[..., None], trades: list[dict[str, Any]], pace_s: float) -> threading.Thread:
+    def run() -> None:
+        for i in range(0, len(trades), 10):
+            send(*trades[i : i + 10])
+            time.sleep(pace_s)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_store_outage_while_trades_flow_then_every_trade_present_once(
+    kafka_bootstrap: str, topic: str, dlq_topic: str, own_mongo: EmbeddedMongo, mongo_db_name: str
+) -> None:
+    settings = consumer_settings(kafka_bootstrap, topic, dlq_topic, own_mongo.url, mongo_db_name)
+    trades = [trade(i) for i in range(300)]
+    producer = TradeProducer(settings)
+
+    def send(*batch: dict[str, Any]) -> None:
+        for f in [producer.send(topic, value=t, key=key(t)) for t in batch]:
+            f.result(10)
+
+    try:
+        with running_runtime(settings) as runtime:
+            flow = _stream(send, trades, 0.2)  # ~6 s of flow
+            wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 50)
+            own_mongo.stop()
+            wait_until(
+                lambda: not runtime.ready() and runtime.metrics.value("tradestore_retries_total") >= 3, 10
+            )
+            own_mongo.start()
+            restarted = time.monotonic()
+            before = runtime.metrics.value("tradestore_persisted_total")
+            wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") > before)
+            resume_s = time.monotonic() - restarted
+            log.warning("writes resumed %.2fs after the store came back", resume_s)
+            flow.join(30)
+            wait_until(runtime.ready, 10)
+            sink_db = runtime.sink
+            wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 300)
+        assert resume_s < 5.0
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(own_mongo.url)
+        coll = client[mongo_db_name].trades
+        assert coll.count_documents({}) == 300
+        assert len(coll.distinct("trade_id")) == 300
+        client.close()
+        assert sink_db is not None
+    finally:
+        producer.close()
+
+
+def test_consumer_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None], consume_process: Any
+) -> None:
+    settings = mongo_consumer_settings.model_copy(
+        update={"consumer_instance_id": "kill-test-1", "consumer_batch_size": 10}
+    )
+    trades = [trade(i, created_date=date(2025, 1, 1).isoformat()) for i in range(400)]
+    first = consume_process(settings)
+    first.start(30)
+    flow = _stream(send, trades, 0.15)  # ~6 s of flow, longer than the group join
+    wait_until(lambda: mongo_db.trades.count_documents({}) >= 100)
+    first.kill()
+    killed_at = mongo_db.trades.count_documents({})
+    second = consume_process(settings)
+    second.start(30)
+    flow.join(30)
+    wait_until(lambda: mongo_db.trades.count_documents({}) == 400, 40)
+    assert killed_at < 400
+    assert len(mongo_db.trades.distinct("trade_id")) == 400
+    second.stop()

@@ -1,0 +1,47 @@
+"""`tradestore bench --quick` with tiny sizes: every row present with positive figures; no timing asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tradestore.bench.report import FIGURES, TARGETS
+
+TINY = [
+    "raw_trades=500",
+    "single_seconds=1",
+    "concurrencies=1,4,16",
+    "batch_trades=400",
+    "batch_size=100",
+    "sink_trades=100",
+    "e2e_trades=100",
+    "consumer_batch_size=50",
+]
+
+
+def test_quick_bench_writes_every_row_with_positive_figures(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "tradestore.cli",
+        "bench",
+        "--quick",
+        "--compare",
+        "--results",
+        str(tmp_path),
+    ]
+    for item in TINY:
+        args += ["--set", item]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "latest.json").read_text())
+    assert len(list(tmp_path.glob("*-quick.json"))) == 1
+    assert {"commit", "nproc", "cpu_model", "python"} <= set(result["facts"])
+    for row, field, *_ in FIGURES:
+        assert row in result["rows"], row
+        assert "error" not in result["rows"][row], result["rows"][row]
+        assert result["rows"][row][field] > 0, (row, field)
+    assert len(result["targets"]) == len(TARGETS)
+    assert "issue 8 targets" in done.stdout

@@ -1,0 +1,460 @@
+"""The consumer runtime with fakes: batch decisions, DLQ routing, retry policy, offsets only after writes."""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.error
+import urllib.request
+from collections.abc import Collection, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from shared.consumer import ConsumerRuntime, consumer_config
+from shared.consumer.batch import Inbound, Reason, decode, next_offsets
+from shared.consumer.dlq import DeadLetterPublisher, DeadLetterUnavailable
+from shared.consumer.retry import Backoff
+from shared.errors import StoreUnavailable
+from shared.schema import SAMPLE_TRADE
+from shared.settings import Settings
+from shared.sink import StoredTrade
+
+TODAY = date(2025, 10, 1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Msg:
+    def __init__(
+        self, offset: int, value: bytes | None, key: bytes | None, partition: int = 0, err: Any = None
+    ):
+        self._o, self._v, self._k, self._p, self._e = offset, value, key, partition, err
+
+    def topic(self) -> str:
+        return "trades"
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def key(self) -> bytes | None:
+        return self._k
+
+    def value(self) -> bytes | None:
+        return self._v
+
+    def error(self) -> Any:
+        return self._e
+
+
+class FakeConsumer:
+    def __init__(self, clock: Clock, batches: list[list[Msg]] | None = None) -> None:
+        self.clock = clock
+        self.batches = batches or []
+        self.stored: list[list[tuple[int, int]]] = []
+        self.events: list[str] = []
+        self.waits: list[float] = []
+        self.seeks: list[tuple[int, int]] = []
+        self.on_poll: Any = None
+        self.runtime: ConsumerRuntime | None = None
+        self.closed = False
+
+    def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any) -> None:
+        self.on_assign, self.on_revoke = on_assign, on_revoke
+        on_assign(self, [TopicPartition("trades", 0), TopicPartition("trades", 1)])
+
+    def consume(self, num_messages: int, timeout: float) -> list[Msg]:
+        if self.batches:
+            return self.batches.pop(0)
+        if self.runtime is not None:
+            self.runtime.stop()
+        return []
+
+    def poll(self, timeout: float) -> Any:
+        self.clock.t += timeout
+        self.waits.append(timeout)
+        if self.on_poll is not None:
+            return self.on_poll()
+        return None
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("trades", 0)]
+
+    def pause(self, parts: list[TopicPartition]) -> None:
+        self.events.append("pause")
+
+    def resume(self, parts: list[TopicPartition]) -> None:
+        self.events.append("resume")
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.partition, tp.offset))
+
+    def store_offsets(self, offsets: list[TopicPartition]) -> None:
+        self.events.append("store")
+        self.stored.append([(tp.partition, tp.offset) for tp in offsets])
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
+        return (0, 10)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeSink:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, int, str], StoredTrade] = {}
+        self.fail_next = 0
+        self.ping_fails = False
+        self.setup_fails = 0
+        self.closed = False
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise StoreUnavailable("store down")
+
+    def setup(self) -> None:
+        if self.setup_fails:
+            self.setup_fails -= 1
+            raise StoreUnavailable("store down at start")
+
+    def ping(self) -> None:
+        if self.ping_fails:
+            raise StoreUnavailable("down")
+
+    def max_versions(self, trade_ids: Collection[str]) -> dict[str, int]:
+        self._maybe_fail()
+        out: dict[str, int] = {}
+        for tid, version, _ in self.rows:
+            if tid in trade_ids:
+                out[tid] = max(out.get(tid, 0), version)
+        return out
+
+    def upsert(self, records: Sequence[StoredTrade]) -> int:
+        self._maybe_fail()
+        for r in records:
+            self.rows[r.trade.key] = r
+        return len(records)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.unacked = 0
+
+    def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(kw["headers"])})
+
+    def flush(self, timeout: float = 0) -> int:
+        if self.unacked:
+            self.unacked -= 1
+            return 1
+        return 0
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+
+def trade(**changes: Any) -> dict[str, Any]:
+    return {**SAMPLE_TRADE, **changes}
+
+
+def msg(offset: int, partition: int = 0, **changes: Any) -> Msg:
+    t = trade(**changes)
+    return Msg(
+        offset, json.dumps(t).encode(), f"{t['trade_id']}:{t['version']}:{t['book_id']}".encode(), partition
+    )
+
+
+def make(
+    batches: list[list[Msg]] | None = None,
+) -> tuple[ConsumerRuntime, FakeConsumer, FakeSink, FakeProducer]:
+    clock = Clock()
+    consumer, sink, producer = FakeConsumer(clock, batches), FakeSink(), FakeProducer()
+    settings = Settings(consumer_retry_initial_s=0.2, consumer_retry_max_s=1.0, trades_dlq_topic="dlq")
+    runtime = ConsumerRuntime(
+        settings,
+        sink,
+        consumer=consumer,
+        dlq_producer=producer,
+        today=lambda: TODAY,
+        now=lambda: datetime(2025, 10, 1, tzinfo=UTC),
+        clock=clock,
+        backoff=Backoff(0.2, 1.0, random.Random(1)),
+    )
+    consumer.runtime = runtime
+    return runtime, consumer, sink, producer
+
+
+def inbound(records: list[Msg]) -> list[Inbound]:
+    return [Inbound("trades", m.partition(), m.offset(), m.key(), m.value()) for m in records]
+
+
+def test_run_writes_batches_then_stores_offsets_then_closes() -> None:
+    runtime, consumer, sink, _ = make(
+        [[msg(0), msg(1, trade_id="T-2")], [msg(5, partition=1, trade_id="T-3")]]
+    )
+    assert runtime.run() == 0
+    assert set(t for t, _, _ in sink.rows) == {"T-1001", "T-2", "T-3"}
+    assert consumer.stored == [[(0, 2)], [(1, 6)]]
+    assert consumer.closed
+    assert sink.closed
+    assert runtime.metrics.value("tradestore_persisted_total") == 3
+    assert runtime.metrics.value("tradestore_lag") == 4 + 8
+
+
+def test_bad_data_goes_to_dlq_with_reason_headers_and_offsets_are_stored_after_flush() -> None:
+    runtime, consumer, sink, producer = make()
+    runtime.run()  # sets up the DLQ publisher; the fake then stops at once
+    runtime._stop.clear()
+    bad_schema = Msg(1, json.dumps(trade(version="x")).encode(), b"T-1001:1:B-1")
+    records = [
+        Msg(0, b"{oops", b"k"),
+        bad_schema,
+        Msg(2, json.dumps(trade()).encode(), b"T-1001:9:B-1"),
+        msg(3, maturity_date="2025-01-01", created_date="2025-02-01"),
+        Msg(4, b"[1, 2]", b"k"),
+        msg(5),
+    ]
+    runtime.process(inbound(records))
+    reasons = [p["headers"]["dlq.reason"] for p in producer.sent]
+    assert reasons == [b"undecodable", b"schema_invalid", b"key_mismatch", b"rule_violation", b"undecodable"]
+    assert producer.sent[1]["headers"]["dlq.offset"] == b"1"
+    assert producer.sent[1]["headers"]["dlq.sink"] == b"fake"
+    assert producer.sent[1]["value"] == bad_schema.value()
+    assert consumer.stored[-1] == [(0, 6)]
+    assert len(sink.rows) == 1
+    assert runtime.metrics.value("tradestore_dead_lettered_total", reason="undecodable") == 2
+
+
+def test_lower_version_is_rejected_to_dlq_and_store_unchanged() -> None:
+    runtime, _, sink, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    runtime.process(inbound([msg(0, version=3, counterparty_id="CP-3")]))
+    runtime.process(
+        inbound([msg(1, version=2), msg(2, version=3, counterparty_id="CP-9"), msg(3, version=4)])
+    )
+    assert [p["headers"]["dlq.reason"] for p in producer.sent] == [b"lower_version"]
+    assert sorted(k[1] for k in sink.rows) == [3, 4]
+    assert sink.rows[("T-1001", 3, "B-1")].trade.counterparty_id == "CP-9"  # same version overrides
+
+
+def test_matured_trade_is_stored_expired_with_the_consumer_clock() -> None:
+    runtime, _, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    runtime.process(inbound([msg(0, maturity_date="2025-09-30", created_date="2025-01-01")]))
+    assert next(iter(sink.rows.values())).trade.expired is True
+
+
+def test_store_outage_retries_with_capped_backoff_and_commits_nothing_until_written() -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    sink.fail_next = 6
+    seen_store: list[int] = []
+    consumer.on_poll = lambda: seen_store.append(len(consumer.stored))
+    before = len(consumer.stored)
+    runtime.process(inbound([msg(0)]))
+    assert set(seen_store) == {before}  # nothing stored while failing
+    assert runtime.metrics.value("tradestore_retries_total") == 6
+    assert consumer.events[-3:] == ["pause", "resume", "store"]
+    assert consumer.clock.t <= 0.2 + 0.4 + 1.0 * 4 + 1e-9
+    assert all(w <= 0.2 + 1e-9 for w in consumer.waits)  # polls often: heartbeats and rebalances served
+    assert runtime.metrics.value("tradestore_store_up") == 1
+
+
+@pytest.mark.parametrize("attempt", range(12))
+def test_backoff_is_capped_and_jitter_bounded(attempt: int) -> None:
+    backoff = Backoff(0.2, 5.0, random.Random(attempt))
+    ceiling = backoff.ceiling(attempt)
+    assert ceiling == min(5.0, 0.2 * 2**attempt)
+    assert ceiling / 2 <= backoff.delay(attempt) <= ceiling
+    assert backoff.ceiling(10_000) == 5.0
+
+
+def test_stop_during_retry_abandons_the_batch_without_commit() -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    sink.fail_next = 1000
+    consumer.on_poll = lambda: runtime.stop() if consumer.clock.t > 3 else None
+    consumer.batches = [[msg(0)]]
+    stored = len(consumer.stored)
+    runtime._stop.clear()
+    runtime.poll_once()
+    assert len(consumer.stored) == stored
+    assert runtime.metrics.value("tradestore_abandoned_batches_total") == 1
+    assert not runtime.ready()
+
+
+def test_revocation_during_retry_abandons_and_rewinds_still_assigned_partitions() -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    consumer.subscribe(["trades"], runtime._on_assign, runtime._on_revoke)
+    sink.fail_next = 1000
+
+    def revoke() -> None:
+        consumer.on_revoke(consumer, [TopicPartition("trades", 1)])
+
+    consumer.on_poll = revoke
+    consumer.batches = [[msg(4), msg(7, partition=1, trade_id="T-2"), msg(5)]]
+    stored = len(consumer.stored)
+    runtime.poll_once()
+    assert len(consumer.stored) == stored
+    assert consumer.seeks == [(0, 4)]
+
+
+def test_message_delivered_from_a_paused_partition_is_read_again() -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    sink.fail_next = 1
+    consumer.on_poll = lambda: msg(9)
+    runtime.process(inbound([msg(0)]))
+    assert (0, 9) in consumer.seeks
+
+
+def test_unacknowledged_dead_letters_are_retried_before_the_commit() -> None:
+    runtime, consumer, _, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    producer.unacked = 2
+    runtime.process(inbound([Msg(0, b"nope", b"k")]))
+    assert len(producer.sent) == 3  # at-least-once into the DLQ too
+    assert consumer.stored[-1] == [(0, 1)]
+
+
+def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
+    class Failing(FakeProducer):
+        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
+            kw["on_delivery"]("broker gone", None)
+
+    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
+    assert not isinstance(letter, type(None))
+    with pytest.raises(DeadLetterUnavailable, match="broker gone"):
+        DeadLetterPublisher(Failing(), "dlq", "s").publish([letter])  # type: ignore[list-item]
+
+    class Full(FakeProducer):
+        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
+            raise BufferError
+
+    with pytest.raises(DeadLetterUnavailable, match="queue full"):
+        DeadLetterPublisher(Full(), "dlq", "s").publish([letter])  # type: ignore[list-item]
+
+
+def test_store_down_at_start_is_retried_and_stop_ends_cleanly() -> None:
+    runtime, consumer, sink, _ = make()
+    sink.setup_fails = 10**6
+    consumer.clock.t = 0
+    runtime.metrics.retries.inc(0)
+    import threading
+
+    threading.Timer(0.3, runtime.stop).start()
+    assert runtime.run() == 0
+    assert consumer.closed
+    assert runtime.metrics.value("tradestore_retries_total") >= 1
+
+
+def test_idle_ping_turns_readiness_off_and_back_on() -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    assert runtime.ready()
+    sink.ping_fails = True
+    consumer.clock.t += 10
+    consumer.consume = lambda num_messages, timeout: []  # type: ignore[method-assign]
+    runtime.poll_once()
+    assert not runtime.ready()
+    sink.ping_fails = False
+    consumer.clock.t += 10
+    runtime.poll_once()
+    assert runtime.ready()
+
+
+def test_consumer_errors_are_skipped_and_eof_is_silent(caplog: pytest.LogCaptureFixture) -> None:
+    eof = KafkaError(KafkaError._PARTITION_EOF)
+    other = KafkaError(KafkaError._TRANSPORT)
+    runtime, _consumer, sink, _ = make([[Msg(0, None, None, err=eof), Msg(1, None, None, err=other), msg(2)]])
+    runtime.run()
+    runtime._stop.clear()
+    assert len(sink.rows) == 1
+    assert "consumer error" in caplog.text
+
+
+def test_offsets_store_failure_after_revocation_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    runtime, consumer, _, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+
+    def fail(offsets: list[TopicPartition]) -> None:
+        raise KafkaException(KafkaError(KafkaError._STATE))
+
+    consumer.store_offsets = fail  # type: ignore[method-assign]
+    runtime.process(inbound([msg(0)]))
+    assert "could not store offsets" in caplog.text
+
+
+def test_next_offsets_are_one_past_the_last_record_per_partition() -> None:
+    records = inbound([msg(3), msg(1, partition=1), msg(4), msg(2, partition=1)])
+    assert next_offsets(records) == {("trades", 0): 5, ("trades", 1): 3}
+
+
+def test_consumer_config_defaults_group_per_sink_and_static_membership() -> None:
+    config = consumer_config(Settings(), "mongo")
+    assert config["group.id"] == "tradestore-mongo"
+    assert config["enable.auto.offset.store"] is False
+    assert config["session.timeout.ms"] == 6000
+    assert config["heartbeat.interval.ms"] == 500
+    assert "group.instance.id" not in config
+    custom = consumer_config(Settings(consumer_group="g", consumer_instance_id="i-1"), "sql")
+    assert custom["group.id"] == "g"
+    assert custom["group.instance.id"] == "i-1"
+
+
+def test_probe_server_answers_health_ready_and_metrics() -> None:
+    runtime, _, _sink, _ = make([[msg(0)]])
+    runtime.run()
+    runtime._stop.clear()
+    port = runtime.start_probe("127.0.0.1", 0)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(base + "/health", timeout=2) as r:  # noqa: S310
+            assert r.status == 200
+        with urllib.request.urlopen(base + "/ready", timeout=2) as r:  # noqa: S310
+            assert r.status == 200
+        with urllib.request.urlopen(base + "/metrics", timeout=2) as r:  # noqa: S310
+            assert b"tradestore_persisted_total" in r.read()
+        runtime._store_ok = False
+        for path, status in (("/ready", 503), ("/nope", 404)):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + path, timeout=2)  # noqa: S310
+            assert err.value.code == status
+            err.value.close()
+    finally:
+        assert runtime._probe is not None
+        runtime._probe.stop()
+
+
+def test_decode_refuses_json_that_is_not_an_object() -> None:
+    out = decode(Inbound("t", 0, 0, b"k", b"42"), TODAY)
+    assert not isinstance(out, type(SAMPLE_TRADE))
+    assert getattr(out, "reason", None) is Reason.UNDECODABLE

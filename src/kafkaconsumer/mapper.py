@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 
 from shared.schema import TradePayload
 from shared.sink import StoredTrade
 
 KEY_FIELDS = ("trade_id", "version", "book_id")
+WriteOp = InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]
 
 
 def key_filter(trade: TradePayload) -> dict[str, Any]:
@@ -48,7 +49,30 @@ def from_document(doc: dict[str, Any]) -> TradePayload:
 
 def upserts(records: Sequence[StoredTrade]) -> list[ReplaceOne[dict[str, Any]]]:
     """One ReplaceOne(upsert) per business key; a key seen twice in a batch keeps its latest record."""
+    return [upsert(r) for r, _ in _latest(records)]
+
+
+def writes(records: Sequence[StoredTrade]) -> list[tuple[WriteOp, StoredTrade]]:
+    """The batch's writes, each with its record: InsertOne for keys that cannot be stored yet, else upserts.
+
+    Inserting is what keeps nx-27017 fast: its upsert scans the collection (measured: 914 upserts/s at
+    1,000 documents, 127/s at 6,000, while insert_many stays at 2,000-4,000/s). A key is inserted
+    only when the version rule saw a version above every stored one; the sink turns an insert that
+    hits the unique index (a redelivery or a race) into an upsert, so the outcome is always the upsert's.
+    """
+    return [(InsertOne(to_document(r)) if new else upsert(r), r) for r, new in _latest(records)]
+
+
+def upsert(record: StoredTrade) -> ReplaceOne[dict[str, Any]]:
+    return ReplaceOne(key_filter(record.trade), to_document(record), upsert=True)
+
+
+def _latest(records: Sequence[StoredTrade]) -> list[tuple[StoredTrade, bool]]:
+    """The latest record per key, and whether the key was new before the batch (any record said so)."""
     latest: dict[tuple[str, int, str], StoredTrade] = {}
+    new: dict[tuple[str, int, str], bool] = {}
     for record in records:
-        latest[record.trade.key] = record
-    return [ReplaceOne(key_filter(r.trade), to_document(r), upsert=True) for r in latest.values()]
+        key = record.trade.key
+        latest[key] = record
+        new[key] = new.get(key, False) or record.new_key
+    return [(record, new[key]) for key, record in latest.items()]

@@ -22,7 +22,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from kafkaconsumer.mapper import upserts
+from kafkaconsumer.mapper import upsert, writes
 from shared.errors import StoreUnavailable
 from shared.redact import redact_text, redact_url
 from shared.settings import Settings
@@ -102,22 +102,33 @@ class MongoSink:
             raise self._unavailable(exc) from None
 
     def upsert(self, records: Sequence[StoredTrade]) -> int:
-        """One unordered bulk_write of ReplaceOne upserts keyed on (trade_id, version, book_id)."""
-        ops = upserts(records)
-        if not ops:
-            return 0
-        for attempt in range(3):
+        """One unordered bulk_write: inserts for new keys, ReplaceOne upserts for the rest.
+
+        An insert whose key turned out to be stored (error 11000: a redelivery or a race) is replayed
+        as an upsert, so the result is always that of upserting the whole batch.
+        """
+        pending = writes(records)
+        written = 0
+        for _attempt in range(3):
+            if not pending:
+                return written
             try:
-                result = self.collection.bulk_write(ops, ordered=False)
-                return result.upserted_count + result.matched_count
+                result = self.collection.bulk_write([op for op, _ in pending], ordered=False)
+                return written + result.inserted_count + result.upserted_count + result.matched_count
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
-                # Two upserts racing on a new key: the loser gets 11000; replaying the batch is idempotent.
-                if attempt == 2 or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
                     raise
+                details = exc.details
+                written += (
+                    details.get("nInserted", 0) + details.get("nUpserted", 0) + details.get("nMatched", 0)
+                )
+                pending = [(upsert(pending[e["index"]][1]), pending[e["index"]][1]) for e in errors]
             except UNAVAILABLE as exc:
                 raise self._unavailable(exc) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise StoreUnavailable(
+            f"MongoDB refused {len(pending)} writes with duplicate keys; retrying the batch"
+        )
 
     def close(self) -> None:
         if self._client is not None:

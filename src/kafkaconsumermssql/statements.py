@@ -116,7 +116,7 @@ def _mssql_merge(n: int) -> Executable:
     # UPDLOCK, HOLDLOCK on the version probe keeps a higher version from landing mid-statement.
     # Only quoted identifiers from the Table and generated parameter names are interpolated; values are bound.
     sql = (
-        f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"  # noqa: S608
+        f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"  # noqa: S608  # nosec B608 - only quoted identifiers from the Table; values are bound
         f"USING (\n"
         f"  SELECT {', '.join(f'v.{quote(c)}' for c in COLUMNS)}\n"
         f"  FROM (VALUES {tuples}) AS v ({cols})\n"

@@ -107,6 +107,19 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeo
                 raise
 
 
+# Delivery errors that mean the producer's identity is spent (seen on Tansu after a stall: the epoch
+# bump is answered PRODUCER_FENCED for every later record); only a new producer gets through again.
+PRODUCER_IDENTITY_ERRORS = frozenset(
+    {
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+        KafkaError.UNKNOWN_PRODUCER_ID,
+        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        KafkaError._FENCED,
+    }
+)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """Where the broker stored an acknowledged record."""
@@ -122,36 +135,93 @@ class TradeProducer:
     A background thread serves delivery reports, so callers never block: the API awaits the
     Future with asyncio.wrap_future. The Future fails with PublishUnavailable if the broker does
     not acknowledge within KAFKA_PUBLISH_TIMEOUT_S (librdkafka's message.timeout.ms).
+
+    A fatal producer error (seen: after a network stall the idempotent producer bumps its epoch and
+    the broker answers PRODUCER_FENCED) would refuse every later record; the delivery thread then
+    fails what is in flight and replaces the producer, so the API recovers by itself. Topic metadata
+    is fetched off the request path (`warm`, and a background refresh on a miss).
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer = Producer({**producer_config(settings), "logger": logging.getLogger("librdkafka")})
+        self._fatal: KafkaError | None = None
+        self._producer = self._new_producer()
         self._partitions: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
         self._stop = threading.Event()
+        self.replacements = 0
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-delivery", daemon=True)
         self._poller.start()
+
+    def _new_producer(self) -> Producer:
+        config = {
+            **producer_config(self._settings),
+            "logger": logging.getLogger("librdkafka"),
+            "error_cb": self._on_error,
+        }
+        return Producer(config)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err
+
+    def _check_identity(self, err: KafkaError) -> None:
+        """A producer the broker fenced stays refused: mark it for replacement."""
+        if err.fatal() or err.code() in PRODUCER_IDENTITY_ERRORS:
+            self._fatal = err
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.05)
+            if self._fatal is not None:
+                self._replace()
+
+    def _replace(self) -> None:
+        """Fail the records of a fenced producer (their futures answer 503) and start a fresh one."""
+        log.error("Kafka producer failed fatally (%s); replacing it", self._fatal)
+        old, self._producer = self._producer, self._new_producer()
+        self._fatal = None
+        self.replacements += 1
+        old.purge()
+        old.flush(0)  # serves the purged records' delivery reports: their futures fail
+
+    def warm(self, topic: str) -> int:
+        """Fetch and cache the partition count of `topic` now (blocking: call it off the event loop)."""
+        try:
+            meta = self._producer.list_topics(topic, timeout=self._settings.kafka_publish_timeout_s)
+        except KafkaException as exc:
+            raise PublishUnavailable(f"broker unreachable: {exc.args[0].str()}") from None
+        found = meta.topics.get(topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise PublishUnavailable(f"topic {topic!r} has no partitions available")
+        with self._lock:
+            self._partitions[topic] = len(found.partitions)
+        return len(found.partitions)
 
     def partition_count(self, topic: str) -> int:
-        """Partitions of `topic`, from metadata once, then cached."""
+        """Partitions of `topic` from the cache; on a miss, refresh in the background and refuse for now."""
         count = self._partitions.get(topic)
-        if count is None:
-            try:
-                meta = self._producer.list_topics(topic, timeout=self._settings.kafka_publish_timeout_s)
-            except KafkaException as exc:
-                raise PublishUnavailable(f"broker unreachable: {exc.args[0].str()}") from None
-            found = meta.topics.get(topic)
-            if found is None or found.error is not None or not found.partitions:
-                raise PublishUnavailable(f"topic {topic!r} has no partitions available")
-            count = len(found.partitions)
+        if count is not None:
+            return count
+        with self._lock:
+            start = topic not in self._refreshing
+            self._refreshing.add(topic)
+        if start:
+            threading.Thread(target=self._refresh, args=(topic,), name="kafka-metadata", daemon=True).start()
+        raise PublishUnavailable(f"metadata of topic {topic!r} is not available yet (broker unreachable?)")
+
+    def _refresh(self, topic: str) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.warm(topic)
+                    return
+                except PublishUnavailable:
+                    self._stop.wait(1.0)
+        finally:
             with self._lock:
-                self._partitions[topic] = count
-        return count
+                self._refreshing.discard(topic)
 
     def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
@@ -162,6 +232,7 @@ class TradeProducer:
 
         def on_delivery(err: KafkaError | None, msg: Any) -> None:
             if err is not None:
+                self._check_identity(err)
                 future.set_exception(PublishUnavailable(f"broker did not acknowledge: {err.str()}"))
             else:
                 future.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
@@ -176,7 +247,9 @@ class TradeProducer:
         return future
 
     def broker_reachable(self, timeout_s: float = 2.0) -> bool:
-        """True when broker metadata can be fetched now (readiness probe)."""
+        """True when broker metadata can be fetched now and the producer is usable (readiness probe)."""
+        if self._fatal is not None:
+            return False
         try:
             self._producer.list_topics(timeout=timeout_s)
         except KafkaException:

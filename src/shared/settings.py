@@ -66,7 +66,7 @@ class Settings(BaseSettings):
 
     # Consumers
     consumer_group: str | None = None  # default: tradestore-<sink>
-    consumer_batch_size: int = Field(default=500, ge=1)
+    consumer_batch_size: int = Field(default=1000, ge=1)  # measured: bench/mongo_sink.py, docs/performance.md
     consumer_batch_timeout_ms: int = Field(default=100, ge=1)
     consumer_retry_initial_s: float = Field(default=0.2, gt=0)
     consumer_retry_max_s: float = Field(default=5.0, gt=0)
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     # default; compose turns it on), reads optionally, and a cap on concurrent connections (uvicorn).
     tradedata_api_keys: SecretStr | None = None
     tradedata_read_requires_auth: bool = False
-    tradedata_allow_anonymous: bool = False  # production refuses auth off unless this is true
+    tradedata_allow_anonymous: bool = False  # the API in production refuses auth off unless this is true
     tradedata_limit_concurrency: int | None = Field(default=None, ge=1)  # beyond it uvicorn answers 503
 
     @model_validator(mode="after")
@@ -100,19 +100,23 @@ class Settings(BaseSettings):
             raise ValueError("KAFKA_SASL_PASSWORD is a placeholder; set a real secret in production")
         return self
 
-    @model_validator(mode="after")
-    def _auth_on_in_production(self) -> Settings:
+    def api_auth_problem(self) -> str | None:
+        """Why the API must not start with this auth configuration (production only), or None.
+
+        Checked where the API starts (tradedata.app.create_app), not for every service: the consumers
+        serve no API and need no keys.
+        """
         if self.tradestore_env != "production":
-            return self
+            return None
         keys = self.api_keys()
         if not keys and not self.tradedata_allow_anonymous:
-            raise ValueError(
+            return (
                 "TRADEDATA_API_KEYS is empty in production: set it, or TRADEDATA_ALLOW_ANONYMOUS=true "
                 "to run the API without authentication on purpose"
             )
         if any(k in PLACEHOLDER_SECRETS for k in keys):
-            raise ValueError("TRADEDATA_API_KEYS holds a placeholder key; set real keys in production")
-        return self
+            return "TRADEDATA_API_KEYS holds a placeholder key; set real keys in production"
+        return None
 
     def api_keys(self) -> list[str]:
         """The configured API keys in clear (empty: auth off); for tradedata.auth only, never logged."""
@@ -132,7 +136,7 @@ class Settings(BaseSettings):
         """The API's base URL for clients (TRADEDATA_URL, else the local host and port)."""
         if self.tradedata_url:
             return self.tradedata_url.rstrip("/")
-        host = "127.0.0.1" if self.tradedata_host in ("0.0.0.0", "::") else self.tradedata_host  # noqa: S104
+        host = "127.0.0.1" if self.tradedata_host in ("0.0.0.0", "::") else self.tradedata_host  # noqa: S104  # nosec B104 - a comparison, nothing binds here
         return f"http://{host}:{self.tradedata_port}"
 
     @property

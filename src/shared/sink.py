@@ -22,6 +22,9 @@ class StoredTrade:
     partition: int
     offset: int
     persisted_at: datetime
+    # True when the version is above every version stored for the trade_id before this batch, so the
+    # key cannot be stored yet: a sink may insert instead of upsert (and must fall back on a conflict).
+    new_key: bool = False
 
 
 class TradeSink(Protocol):

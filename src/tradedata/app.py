@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from shared.errors import PublishUnavailable
 from shared.kafka import TradeProducer, ensure_topics
 from shared.settings import Settings, load_settings
 from tradedata.auth import AuthRefused, auth_refused_handler, read_guard, write_guard
@@ -28,6 +29,9 @@ def create_app(
 ) -> FastAPI:
     """Build the API. A producer may be injected (tests); otherwise one is made in the lifespan."""
     ctx = ApiContext(settings=settings or load_settings(), clock=clock, producer=producer)
+    refused = ctx.settings.api_auth_problem()
+    if refused:
+        raise RuntimeError(refused)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -38,6 +42,10 @@ def create_app(
             except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
                 log.warning("could not ensure topics at start (%s); continuing", exc)
             ctx.producer = TradeProducer(ctx.settings)
+            try:
+                await run_in_threadpool(ctx.producer.warm, ctx.settings.trades_topic)
+            except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile
+                log.warning("no metadata for %s at start (%s); continuing", ctx.settings.trades_topic, exc)
         try:
             yield
         finally:

@@ -8,7 +8,19 @@ import sys
 from collections.abc import Sequence
 
 # Module names under tradestore.commands; each exposes register(subparsers) that sets `func`.
-COMMANDS = ["up", "api", "contract", "consume", "migrate", "expire", "reconcile", "regress", "bench", "fuzz"]
+COMMANDS = [
+    "up",
+    "api",
+    "contract",
+    "consume",
+    "migrate",
+    "expire",
+    "reconcile",
+    "regress",
+    "bench",
+    "fuzz",
+    "chaos",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

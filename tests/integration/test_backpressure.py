@@ -150,15 +150,7 @@ def test_unreachable_broker_answers_503_with_retry_after_and_the_queue_stays_bou
     "mode",
     [
         Mode.DROP,
-        pytest.param(
-            Mode.STALL,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known issue: after a stall times out in-flight requests, the idempotent producer "
-                "is fenced (Tansu answers PRODUCER_FENCED to the epoch bump) and every later POST is 503 "
-                "until the API restarts, while /ready still says ready; see docs/security.md",
-            ),
-        ),
+        Mode.STALL,
     ],
 )
 def test_api_accepts_trades_again_once_the_network_heals(

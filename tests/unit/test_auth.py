@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from shared.kafka import Delivery
 from shared.schema import SAMPLE_TRADE
@@ -170,13 +170,14 @@ def test_settings_parse_comma_separated_keys_and_never_print_them() -> None:
     assert {"k1", "k2"} <= set(cfg.secret_values())
 
 
-def test_production_refuses_auth_off_unless_anonymous_is_explicit() -> None:
-    with pytest.raises(ValidationError, match="TRADEDATA_API_KEYS is empty in production"):
-        Settings(tradestore_env="production")
-    assert Settings(tradestore_env="production", tradedata_allow_anonymous=True).api_keys() == []
-    assert Settings(tradestore_env="production", tradedata_api_keys="s3cr3t-k3y").api_keys() == ["s3cr3t-k3y"]
-    with pytest.raises(ValidationError, match="placeholder") as info:
-        Settings(tradestore_env="production", tradedata_api_keys="good-key,changeme")
+def test_production_api_refuses_auth_off_unless_anonymous_is_explicit() -> None:
+    with pytest.raises(RuntimeError, match="TRADEDATA_API_KEYS is empty in production"):
+        create_app(Settings(tradestore_env="production"))
+    assert Settings(tradestore_env="production").api_keys() == []  # a consumer needs no keys
+    create_app(Settings(tradestore_env="production", tradedata_allow_anonymous=True))
+    create_app(Settings(tradestore_env="production", tradedata_api_keys=SecretStr("s3cr3t-k3y")))
+    with pytest.raises(RuntimeError, match="placeholder") as info:
+        create_app(Settings(tradestore_env="production", tradedata_api_keys=SecretStr("good-key,changeme")))
     assert "good-key" not in str(info.value)
 
 

@@ -120,7 +120,8 @@ def plan_writes(
             )
             rejected.append(DeadLetter(record, Reason.LOWER_VERSION, detail))
         else:
-            writes.append(StoredTrade(planned.trade, record.partition, record.offset, now))
+            new_key = planned.decision is VersionDecision.INSERT
+            writes.append(StoredTrade(planned.trade, record.partition, record.offset, now, new_key))
     return Plan(writes, rejected)
 
 

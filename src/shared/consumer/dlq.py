@@ -6,11 +6,14 @@ the offsets after it; an unacknowledged DLQ write raises DeadLetterUnavailable a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+
+from confluent_kafka import KafkaError
 
 from shared.consumer.batch import DeadLetter
 from shared.errors import StoreUnavailable
+from shared.kafka import PRODUCER_IDENTITY_ERRORS
 
 
 class DeadLetterUnavailable(StoreUnavailable):
@@ -43,8 +46,16 @@ def headers_for(letter: DeadLetter, sink: str) -> list[tuple[str, bytes]]:
 class DeadLetterPublisher:
     """Produce dead letters (original key and value untouched) and wait for the acknowledgements."""
 
-    def __init__(self, producer: ProducerLike, topic: str, sink: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        producer: ProducerLike,
+        topic: str,
+        sink: str,
+        timeout_s: float = 10.0,
+        new_producer: Callable[[], ProducerLike] | None = None,
+    ) -> None:
         self.producer = producer
+        self.new_producer = new_producer
         self.topic = topic
         self.sink = sink
         self.timeout_s = timeout_s
@@ -54,10 +65,16 @@ class DeadLetterPublisher:
         if not letters:
             return
         errors: list[str] = []
+        spent = False
 
         def on_delivery(err: Any, _msg: Any) -> None:
+            nonlocal spent
             if err is not None:
                 errors.append(str(err))
+                identity = isinstance(err, KafkaError) and (
+                    err.fatal() or err.code() in PRODUCER_IDENTITY_ERRORS
+                )
+                spent = spent or identity
 
         for letter in letters:
             try:
@@ -72,6 +89,10 @@ class DeadLetterPublisher:
                 self.producer.poll(1.0)
                 raise DeadLetterUnavailable("DLQ producer queue full") from None
         remaining = self.producer.flush(self.timeout_s)
+        if spent and self.new_producer is not None:
+            # A fenced idempotent producer refuses every later record (seen after a network stall):
+            # the retry of this batch goes through a new one.
+            self.producer = self.new_producer()
         if remaining or errors:
             reason = errors[0] if errors else f"{remaining} unacknowledged"
             raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {reason}")

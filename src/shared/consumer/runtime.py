@@ -97,7 +97,7 @@ class ConsumerRuntime:
         """Ready when assigned (or polling) and the store answered last time we asked."""
         return self._store_ok and (bool(self._assigned) or self._polling) and not self._stop.is_set()
 
-    def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port
+    def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port  # nosec B104 - the probe port serves container health checks
         """Serve /health, /ready and /metrics; returns the bound port (0 picks a free one)."""
         self._probe = ProbeServer(
             host, self.settings.metrics_port if port is None else port, self.metrics, self.ready
@@ -109,8 +109,14 @@ class ConsumerRuntime:
         """Set up the sink, subscribe and process batches until stopped; always closes the consumer."""
         consumer = self._consumer or Consumer(consumer_config(self.settings, self.sink.name))
         self._consumer = consumer
-        producer: Any = self._dlq_producer or Producer(producer_config(self.settings))
-        self.dlq = DeadLetterPublisher(producer, self.settings.trades_dlq_topic, self.sink.name)
+
+        def new_producer() -> Any:
+            return Producer(producer_config(self.settings))
+
+        producer: Any = self._dlq_producer or new_producer()
+        self.dlq = DeadLetterPublisher(
+            producer, self.settings.trades_dlq_topic, self.sink.name, new_producer=new_producer
+        )
         try:
             self._retry(self.sink.setup, lambda: self._stop.is_set(), pause=False)
             self._mark_store(True)

@@ -59,3 +59,29 @@ def test_same_key_twice_in_a_batch_keeps_the_latest_record() -> None:
 
 def test_empty_batch_builds_no_operation() -> None:
     assert upserts([]) == []
+
+
+def test_new_keys_are_inserted_and_known_keys_upserted() -> None:
+    from pymongo import InsertOne, ReplaceOne
+
+    from kafkaconsumer.mapper import writes
+
+    fresh = StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, "version": 2}), 0, 1, NOW, new_key=True)
+    known = StoredTrade(TradePayload.model_validate(SAMPLE_TRADE), 0, 2, NOW, new_key=False)
+    (op1, r1), (op2, r2) = writes([fresh, known])
+    assert isinstance(op1, InsertOne)
+    assert r1 is fresh
+    assert isinstance(op2, ReplaceOne)
+    assert r2 is known
+
+
+def test_a_key_new_before_the_batch_stays_an_insert_with_its_latest_record() -> None:
+    from pymongo import InsertOne
+
+    from kafkaconsumer.mapper import writes
+
+    first = StoredTrade(TradePayload.model_validate(SAMPLE_TRADE), 0, 1, NOW, new_key=True)
+    again = StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, "counterparty_id": "CP-2"}), 0, 2, NOW)
+    [(op, record)] = writes([first, again])
+    assert isinstance(op, InsertOne)
+    assert record is again

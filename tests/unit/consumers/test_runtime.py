@@ -458,3 +458,18 @@ def test_decode_refuses_json_that_is_not_an_object() -> None:
     out = decode(Inbound("t", 0, 0, b"k", b"42"), TODAY)
     assert not isinstance(out, type(SAMPLE_TRADE))
     assert getattr(out, "reason", None) is Reason.UNDECODABLE
+
+
+def test_dlq_publisher_replaces_a_fenced_producer_for_the_retry() -> None:
+    class Fenced(FakeProducer):
+        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
+            kw["on_delivery"](KafkaError(KafkaError.PRODUCER_FENCED), None)
+
+    fresh = FakeProducer()
+    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
+    publisher = DeadLetterPublisher(Fenced(), "dlq", "s", new_producer=lambda: fresh)
+    with pytest.raises(DeadLetterUnavailable, match="did not acknowledge"):
+        publisher.publish([letter])  # type: ignore[list-item]
+    assert publisher.producer is fresh
+    publisher.publish([letter])  # type: ignore[list-item]
+    assert len(fresh.sent) == 1

@@ -1,0 +1,81 @@
+"""The fault schedule: which fault, when, for how long; pure and reproducible from a seed."""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+
+class FaultKind(enum.StrEnum):
+    """Every fault the run injects (the broker itself is never killed: its storage is memory only)."""
+
+    KILL_MONGO_CONSUMER = "kill kafkaconsumer"
+    KILL_SQL_CONSUMER = "kill kafkaconsumermssql"
+    MONGO_RESTART = "mongo stop/start"
+    POSTGRES_RESTART = "postgres stop/start"
+    API_BROKER_DROP = "api-broker link drop"
+    API_BROKER_STALL = "api-broker link stall"
+    CONSUMER_BROKER_DROP = "consumers-broker link drop"
+    CONSUMER_BROKER_STALL = "consumers-broker link stall"
+    SLOW_MONGO_LINK = "slow mongo link"
+    SLOW_SQL_LINK = "slow sql link"
+
+
+# Faults on one target never overlap (a server cannot be stopped twice); faults on different targets may.
+TARGET = {
+    FaultKind.KILL_MONGO_CONSUMER: "kafkaconsumer",
+    FaultKind.KILL_SQL_CONSUMER: "kafkaconsumermssql",
+    FaultKind.MONGO_RESTART: "mongo",
+    FaultKind.POSTGRES_RESTART: "postgres",
+    FaultKind.API_BROKER_DROP: "api-link",
+    FaultKind.API_BROKER_STALL: "api-link",
+    FaultKind.CONSUMER_BROKER_DROP: "consumer-link",
+    FaultKind.CONSUMER_BROKER_STALL: "consumer-link",
+    FaultKind.SLOW_MONGO_LINK: "mongo-link",
+    FaultKind.SLOW_SQL_LINK: "sql-link",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One planned fault: start `at_s` seconds after the run began, last `duration_s`."""
+
+    at_s: float
+    kind: FaultKind
+    duration_s: float
+    latency_s: float = 0.0  # slow links only
+
+    @property
+    def target(self) -> str:
+        return TARGET[self.kind]
+
+
+def plan_faults(
+    count: int,
+    window_s: float,
+    seed: int,
+    duration_s: tuple[float, float] = (0.5, 3.0),
+    latency_s: tuple[float, float] = (0.05, 0.3),
+) -> list[Fault]:
+    """`count` faults at uniform random moments of [0, window_s], sorted by start.
+
+    Every kind appears at least once when count >= the number of kinds (a shuffled round of every
+    kind first, then random kinds), so a short run still exercises them all.
+    """
+    rng = random.Random(seed)
+    kinds = list(FaultKind)
+    rng.shuffle(kinds)
+    chosen = kinds[:count] + [rng.choice(list(FaultKind)) for _ in range(count - len(kinds))]
+    faults = []
+    for kind in chosen:
+        slow = kind in (FaultKind.SLOW_MONGO_LINK, FaultKind.SLOW_SQL_LINK)
+        faults.append(
+            Fault(
+                at_s=round(rng.uniform(0, window_s), 3),
+                kind=kind,
+                duration_s=round(rng.uniform(*duration_s), 3),
+                latency_s=round(rng.uniform(*latency_s), 3) if slow else 0.0,
+            )
+        )
+    return sorted(faults, key=lambda f: f.at_s)

@@ -1,0 +1,94 @@
+"""Compare what a store holds with the exact expected outcome: lost, duplicated, regressed, unexpected.
+
+- lost: an acknowledged key missing from the store;
+- duplicated: a key held by more than one record (asked of the store itself, and seen while reading);
+- regression: a stored record whose fields differ from the expected ones for its key (an older write
+  won), or a trade_id whose highest stored version is not the expected one;
+- unexpected: a stored key no acknowledged post explains (e.g. a rejected stale version got stored).
+
+A difference explained by a post that never got a 2xx (allowed: it may have been delivered before the
+API gave up) is counted as "delivered despite 503" instead, never as a failure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from shared.reader import Key
+from shared.rules import MaturedPolicy, apply_maturity
+from shared.schema import TradePayload
+from tradestore.regress.scenario import expected_outcome
+
+
+@dataclass
+class StoreCheck:
+    """The verdict on one store."""
+
+    store: str
+    records: int = 0
+    lost: list[Key] = field(default_factory=list)
+    duplicated: list[Key] = field(default_factory=list)
+    regressions: list[Key] = field(default_factory=list)
+    unexpected: list[Key] = field(default_factory=list)
+    delivered_despite_503: list[Key] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.regressions or self.unexpected)
+
+
+def expected_records(acked: dict[str, list[dict[str, Any]]], today: date) -> dict[Key, TradePayload]:
+    """The records the stores must hold: the shared version rule over the acknowledged posts, in order."""
+    records, _rejected = expected_outcome(acked, today)
+    return records
+
+
+def as_accepted(posts: Iterable[dict[str, Any]], today: date) -> list[TradePayload]:
+    """Posts as the API would have published them (expired follows the maturity date)."""
+    return [apply_maturity(TradePayload.model_validate(p), today, MaturedPolicy.FLAG) for p in posts]
+
+
+def check_store(
+    store: str,
+    expected: dict[Key, TradePayload],
+    stored: Iterable[TradePayload],
+    duplicate_keys: Iterable[Key],
+    unacked: Iterable[TradePayload] = (),
+) -> StoreCheck:
+    """Verify one store's records (`stored`, any order) against `expected`."""
+    result = StoreCheck(store)
+    maybe = {t.key: t for t in unacked}
+    seen: dict[Key, TradePayload] = {}
+    counts: Counter[Key] = Counter()
+    latest: dict[str, int] = {}
+    for trade in stored:
+        result.records += 1
+        counts[trade.key] += 1
+        seen[trade.key] = trade
+        latest[trade.trade_id] = max(latest.get(trade.trade_id, 0), trade.version)
+    result.duplicated = sorted({k for k, n in counts.items() if n > 1} | set(duplicate_keys))
+    result.lost = sorted(k for k in expected if k not in seen)
+    for key, trade in sorted(seen.items()):
+        want = expected.get(key)
+        if want == trade:
+            continue
+        if maybe.get(key) == trade:
+            result.delivered_despite_503.append(key)
+        elif want is None:
+            result.unexpected.append(key)
+        else:
+            result.regressions.append(key)
+    expected_latest: dict[str, int] = {}
+    for key in expected:
+        expected_latest[key[0]] = max(expected_latest.get(key[0], 0), key[1])
+    explained = {k[0] for k in result.delivered_despite_503}
+    for trade_id, version in sorted(latest.items()):
+        want_version = expected_latest.get(trade_id)
+        regressed = want_version is not None and version < want_version
+        if regressed and trade_id not in explained and not any(k[0] == trade_id for k in result.regressions):
+            result.regressions.append((trade_id, version, "(latest version)"))
+    return result

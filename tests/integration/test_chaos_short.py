@@ -1,0 +1,43 @@
+"""The fault-injection run, short (CI): 1,500 posts while 50 faults of every kind happen; nothing lost.
+
+Runs `tradestore chaos` as a subprocess (its own broker, nx-27017, PostgreSQL, API and consumers on
+free ports) and reads its JSON report. Posts are paced so the faults land while trades flow.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tradestore.chaos.schedule import FaultKind
+
+POSTS = 1500
+FAULTS = 50
+RATE = 50  # posts/s: posting then spans the ~30 s fault window
+
+
+def test_short_fault_run_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
+    report = tmp_path / "chaos.json"
+    argv = [sys.executable, "-m", "tradestore.cli", "chaos", "-n", str(POSTS), "--faults", str(FAULTS)]
+    argv += ["--rate", str(RATE), "--fault-seconds", "0.3", "1.5", "--seed", "11"]
+    argv += ["--workdir", str(tmp_path / "run"), "--json", str(report)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=170, check=False)
+    assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    data = json.loads(report.read_text())
+    summary = json.dumps({k: v for k, v in data.items() if k != "fault_log"}, indent=1)
+    assert done.returncode == 0, summary + done.stdout[-2000:]
+    assert data["ok"] is True
+    assert data["acknowledged_2xx"] == POSTS
+    for store in ("mongo", "sql"):
+        assert data["stores"][store]["lost"] == 0, summary
+        assert data["stores"][store]["duplicated"] == 0, summary
+        assert data["stores"][store]["regressions"] == 0, summary
+        assert data["stores"][store]["unexpected"] == 0, summary
+    assert data["reconcile_clean"] is True
+    assert data["faults_injected"] >= FAULTS
+    assert all(data["faults_by_kind"][kind.value] >= 1 for kind in FaultKind), data["faults_by_kind"]
+    assert data["broker_link_connections"]["api link"] > 0
+    assert data["broker_link_connections"]["consumer link"] > 0
+    assert data["api_peak_rss_mib"] > 0

@@ -19,6 +19,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -96,9 +97,21 @@ class Stack:
                 "METRICS_PORT": str(port),
                 "CONSUMER_INSTANCE_ID": f"{name}-{socket.gethostname()}",
             }
-            consumer = ServiceProcess(name, ["consume", sink], "127.0.0.1", port, self.logs, child)
-            consumer.start(timeout_s=60)
-            self.consumers.append(consumer)
+            self.consumers.append(
+                ServiceProcess(
+                    name,
+                    ["consume", sink],
+                    "127.0.0.1",
+                    port,
+                    self.logs,
+                    child,
+                    ready_path="/ready?assigned=1",
+                )
+            )
+        # Both join their groups at once; ready means assigned, so a trade posted now is persisted now.
+        with ThreadPoolExecutor(len(self.consumers)) as pool:
+            for done in [pool.submit(c.start, 60) for c in self.consumers]:
+                done.result()
         self.expiry = ExpiryScheduler(self._readers())
         self.expiry.start()
 

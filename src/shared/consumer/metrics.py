@@ -58,7 +58,17 @@ class RuntimeMetrics:
 class ProbeServer:
     """GET /health (alive), /ready (200 or 503 from `ready()`), /metrics, on a daemon thread."""
 
-    def __init__(self, host: str, port: int, metrics: RuntimeMetrics, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        metrics: RuntimeMetrics,
+        ready: Callable[[], bool],
+        assigned: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """`/ready?assigned=1` also requires a partition assignment: with one consumer per group (the
+        local stack) that means "a trade posted now will be persisted now"; plain /ready does not, as an
+        idle member of a larger group is legitimately unassigned."""
         registry = metrics.registry
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,8 +77,8 @@ class ProbeServer:
                     self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
                 elif self.path == "/health":
                     self._send(200, b'{"status":"ok"}', "application/json")
-                elif self.path == "/ready":
-                    ok = ready()
+                elif self.path in ("/ready", "/ready?assigned=1"):
+                    ok = ready() and (self.path == "/ready" or assigned())
                     body = b'{"status":"ready"}' if ok else b'{"status":"not ready"}'
                     self._send(200 if ok else 503, body, "application/json")
                 else:

@@ -100,7 +100,11 @@ class ConsumerRuntime:
     def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port  # nosec B104 - the probe port serves container health checks
         """Serve /health, /ready and /metrics; returns the bound port (0 picks a free one)."""
         self._probe = ProbeServer(
-            host, self.settings.metrics_port if port is None else port, self.metrics, self.ready
+            host,
+            self.settings.metrics_port if port is None else port,
+            self.metrics,
+            self.ready,
+            assigned=lambda: bool(self._assigned),
         )
         self._probe.start()
         return self._probe.port

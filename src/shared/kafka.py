@@ -142,8 +142,10 @@ class TradeProducer:
     is fetched off the request path (`warm`, and a background refresh on a miss).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, block_on_metadata: bool = True) -> None:
+        """`block_on_metadata=False` (the API): a metadata miss never blocks the caller."""
         self._settings = settings
+        self._block_on_metadata = block_on_metadata
         self._fatal: KafkaError | None = None
         self._producer = self._new_producer()
         self._partitions: dict[str, int] = {}
@@ -200,10 +202,13 @@ class TradeProducer:
         return len(found.partitions)
 
     def partition_count(self, topic: str) -> int:
-        """Partitions of `topic` from the cache; on a miss, refresh in the background and refuse for now."""
+        """Partitions of `topic` from the cache. On a miss: fetch now (blocking), or, when the producer
+        must not block (an event loop calls it), refresh in the background and refuse for now."""
         count = self._partitions.get(topic)
         if count is not None:
             return count
+        if self._block_on_metadata:
+            return self.warm(topic)
         with self._lock:
             start = topic not in self._refreshing
             self._refreshing.add(topic)

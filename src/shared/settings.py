@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         """The API's base URL for clients (TRADEDATA_URL, else the local host and port)."""
         if self.tradedata_url:
             return self.tradedata_url.rstrip("/")
-        host = "127.0.0.1" if self.tradedata_host in ("0.0.0.0", "::") else self.tradedata_host  # noqa: S104  # nosec B104 - a comparison, nothing binds here
+        host = "127.0.0.1" if self.tradedata_host in ("0.0.0.0", "::") else self.tradedata_host  # noqa: S104
         return f"http://{host}:{self.tradedata_port}"
 
     @property

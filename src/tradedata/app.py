@@ -41,7 +41,7 @@ def create_app(
                 await run_in_threadpool(ensure_topics, ctx.settings)
             except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
                 log.warning("could not ensure topics at start (%s); continuing", exc)
-            ctx.producer = TradeProducer(ctx.settings)
+            ctx.producer = TradeProducer(ctx.settings, block_on_metadata=False)
             try:
                 await run_in_threadpool(ctx.producer.warm, ctx.settings.trades_topic)
             except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile

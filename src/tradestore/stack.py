@@ -34,7 +34,7 @@ from tradestore.embedded.services import ServiceProcess
 from tradestore.expiry import ExpiryScheduler
 
 log = logging.getLogger("tradestore.stack")
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound  # nosec B104 - compared, never bound
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
 SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 import re
 import shlex
 import subprocess
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

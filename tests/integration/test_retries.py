@@ -42,8 +42,12 @@ def test_consumer_down_then_started_drains_and_persists(local_pipeline: Pipeline
     try:
         for i in range(20):
             assert local_pipeline.post(make_trade(f"{prefix}C-{i}"))[0] == 201
-        poll(lambda: list(local_pipeline.sql.iter_trades(prefix)), lambda sql: len(sql) == 20)  # SQL sink runs
-        assert list(local_pipeline.mongo.iter_trades(prefix)) == []  # nothing in MongoDB while its consumer is down
+        poll(
+            lambda: list(local_pipeline.sql.iter_trades(prefix)), lambda sql: len(sql) == 20
+        )  # SQL sink runs
+        assert (
+            list(local_pipeline.mongo.iter_trades(prefix)) == []
+        )  # nothing in MongoDB while its consumer is down
     finally:
         consumer.start(timeout_s=60)
     mongo, sql = local_pipeline.wait_stored(prefix, 20, timeout_s=60)

@@ -123,7 +123,8 @@ def test_readme_run_command_serves_the_seed_sample_trade_and_stops_cleanly(
         server.stop()
     with capsys.disabled():
         print(
-            f"\ntradestore up: ready in {up.ready_after:.1f}s, sample trade in both stores {visible_s:.2f}s after 201"
+            f"\ntradestore up: ready in {up.ready_after:.1f}s, "
+            f"sample trade in both stores {visible_s:.2f}s after its 201"
         )
 
 

@@ -111,3 +111,29 @@ def test_redact_url_hides_passwords(url: str, shown: str) -> None:
 
 def test_redact_text_scrubs_known_secrets_from_driver_messages() -> None:
     assert redact_text("login failed for hunter2 at x", ["hunter2", ""]) == "login failed for *** at x"
+
+
+def test_a_producer_that_must_not_block_refuses_at_once_on_a_metadata_miss() -> None:
+    import time
+
+    from shared.errors import PublishUnavailable
+    from shared.kafka import TradeProducer
+    from tradestore.embedded.process import free_port
+
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", kafka_publish_timeout_s=0.5)
+    producer = TradeProducer(settings, block_on_metadata=False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(PublishUnavailable, match="not available yet"):
+            producer.send("trades", value={"trade_id": "T-1"}, key=b"T-1:1:B-1")
+        assert time.monotonic() - started < 0.2
+        assert not producer.broker_reachable(timeout_s=0.2)
+    finally:
+        producer.close(timeout_s=0.1)
+
+    blocking = TradeProducer(settings)
+    try:
+        with pytest.raises(PublishUnavailable, match="broker unreachable"):
+            blocking.partition_count("trades")
+    finally:
+        blocking.close(timeout_s=0.1)

@@ -97,7 +97,7 @@ class ConsumerRuntime:
         """Ready when assigned (or polling) and the store answered last time we asked."""
         return self._store_ok and (bool(self._assigned) or self._polling) and not self._stop.is_set()
 
-    def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port  # nosec B104 - the probe port serves container health checks
+    def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port
         """Serve /health, /ready and /metrics; returns the bound port (0 picks a free one)."""
         self._probe = ProbeServer(
             host,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kafkaconsumer.reader import MongoReader
 from kafkaconsumermssql.reader import SqlReader
-from shared.reader import TradeReader
+from shared.reader import Key, TradeReader
 from tradedata.models import utc_today
 from tradestore.chaos.faults import FaultRecord, Injector
 from tradestore.chaos.post import Posting, post_all
@@ -45,6 +45,7 @@ class ChaosConfig:
     publish_timeout_s: float = 2.0  # shorter than the longest faults: some posts get 503
     post_deadline_s: float = 180.0
     settle_s: float = 300.0
+    quiet_s: float = 15.0  # a store whose summary has not changed for this long has settled
     workdir: Path | None = None
 
     def window(self) -> float:
@@ -128,30 +129,36 @@ def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> C
 def verify(result: ChaosResult, topo: Topology, today: date) -> None:
     """Wait for both stores to settle, then check each one and reconcile them."""
     assert topo.direct is not None
-    expected = expected_records(result.posting.acked, today)
-    unacked = as_accepted(result.posting.unacked, today)
-    readers: list[TradeReader] = [
-        MongoReader.from_settings(topo.direct),
-        SqlReader.from_settings(topo.direct),
-    ]
+    direct = topo.direct
+    readers: list[TradeReader] = [MongoReader.from_settings(direct), SqlReader.from_settings(direct)]
     try:
-        for reader in readers:
-            matched, waited = wait_settled(
-                reader, result.prefix, summarize(expected.values()), result.config.settle_s
-            )
-            result.settled[reader.name] = waited if matched else -waited
-            log.info("%s %s after %.1fs", reader.name, "settled" if matched else "did NOT settle", waited)
-        for reader in readers:
-            result.stores.append(
-                check_store(
-                    reader.name,
-                    expected,
-                    reader.iter_trades(result.prefix),
-                    duplicate_keys(reader, result.prefix),
-                    unacked,
-                )
-            )
-        result.reconciliation = reconcile(readers[0], readers[1], result.prefix)
+        check_readers(result, readers, today)
     finally:
         for reader in readers:
             reader.close()
+
+
+def check_readers(
+    result: ChaosResult,
+    readers: list[TradeReader],
+    today: date,
+    duplicates: Callable[[TradeReader, str], list[Key]] = duplicate_keys,
+) -> None:
+    """The checks proper, on any two readers (MongoDB first): settle, per-store checks, reconcile."""
+    expected = expected_records(result.posting.acked, today)
+    unacked = as_accepted(result.posting.unacked, today)
+    for reader in readers:
+        matched, waited = wait_settled(
+            reader,
+            result.prefix,
+            summarize(expected.values()),
+            result.config.settle_s,
+            result.config.quiet_s,
+        )
+        result.settled[reader.name] = waited if matched else -waited
+        log.info("%s %s after %.1fs", reader.name, "settled" if matched else "did NOT settle", waited)
+    for reader in readers:
+        stored = reader.iter_trades(result.prefix)
+        dups = duplicates(reader, result.prefix)
+        result.stores.append(check_store(reader.name, expected, stored, dups, unacked))
+    result.reconciliation = reconcile(readers[0], readers[1], result.prefix)

@@ -43,7 +43,7 @@ class ServiceProcess(ManagedProcess):
 
     def probe(self, timeout_s: float = 1.0) -> bool:
         try:
-            with urllib.request.urlopen(self.url + self.ready_path, timeout=timeout_s) as resp:  # noqa: S310  # nosec B310 - http URL built from host and port
+            with urllib.request.urlopen(self.url + self.ready_path, timeout=timeout_s) as resp:  # noqa: S310  # nosec B310
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False

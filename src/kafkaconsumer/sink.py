@@ -26,7 +26,7 @@ from kafkaconsumer.mapper import upsert, writes
 from shared.errors import StoreUnavailable
 from shared.redact import redact_text, redact_url
 from shared.settings import Settings
-from shared.sink import StoredTrade
+from shared.sink import Key, StoredTrade
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,20 @@ class MongoSink:
             return {str(d["_id"]): int(d["max_version"]) for d in self.collection.aggregate(pipeline)}
         except UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
+
+    def stored_origins(self, keys: Collection[Key]) -> dict[Key, tuple[int, int]]:
+        """(partition, offset) each stored key was written from; one query on the trade_ids."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        query = {"trade_id": {"$in": sorted({k[0] for k in wanted})}}
+        projection = {"_id": 0, "trade_id": 1, "version": 1, "book_id": 1, "partition": 1, "offset": 1}
+        try:
+            docs = list(self.collection.find(query, projection))
+        except UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+        found = {(d["trade_id"], d["version"], d["book_id"]): (d["partition"], d["offset"]) for d in docs}
+        return {k: v for k, v in found.items() if k in wanted}
 
     def upsert(self, records: Sequence[StoredTrade]) -> int:
         """One unordered bulk_write: inserts for new keys, ReplaceOne upserts for the rest.

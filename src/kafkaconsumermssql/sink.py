@@ -22,7 +22,7 @@ from kafkaconsumermssql.statements import (
     upsert_template,
 )
 from shared.settings import Settings
-from shared.sink import StoredTrade
+from shared.sink import Key, StoredTrade
 
 # trade ids per max_versions query (bound parameters; SQL Server allows 2100).
 IDS_PER_QUERY = 1000
@@ -64,6 +64,19 @@ class SqlSink:
                 stmt = max_versions_statement(self.dialect.name, ids[start : start + IDS_PER_QUERY])
                 found.update({str(tid): int(v) for tid, v in conn.execute(stmt)})
         return found
+
+    def stored_origins(self, keys: Collection[Key]) -> dict[Key, tuple[int, int]]:
+        """(partition, offset) each stored key was written from; one query on the trade_ids."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        t = self.table
+        query = sa.select(
+            t.c.trade_id, t.c.version, t.c.book_id, t.c.kafka_partition, t.c.kafka_offset
+        ).where(t.c.trade_id.in_(sorted({k[0] for k in wanted})))
+        with store_errors(self.engine, "reading stored origins"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows if (r[0], r[1], r[2]) in wanted}
 
     def upsert(self, records: Sequence[StoredTrade]) -> int:
         """Write the batch in one transaction; returns the rows the database reports as written.

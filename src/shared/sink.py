@@ -13,6 +13,8 @@ from typing import Protocol
 
 from shared.schema import TradePayload
 
+Key = tuple[str, int, str]
+
 
 @dataclass(frozen=True)
 class StoredTrade:
@@ -40,6 +42,10 @@ class TradeSink(Protocol):
 
     def max_versions(self, trade_ids: Collection[str]) -> dict[str, int]:
         """The highest stored version of each given trade_id that has any stored version."""
+        ...
+
+    def stored_origins(self, keys: Collection[Key]) -> dict[Key, tuple[int, int]]:
+        """For each given key that is stored: the (partition, offset) of the record it was written from."""
         ...
 
     def upsert(self, records: Sequence[StoredTrade]) -> int:

@@ -30,3 +30,15 @@ def test_insert_that_finds_its_key_stored_becomes_an_override(mongo_url: str, mo
     finally:
         sink.close()
         reader.close()
+
+
+def test_stored_origins_name_the_record_each_key_was_written_from(mongo_url: str, mongo_db_name: str) -> None:
+    sink = MongoSink(mongo_url, mongo_db_name, "trades")
+    try:
+        sink.setup()
+        sink.upsert([stored(True, 7), stored(True, 8, version=2)])
+        keys = {("T-1001", 1, "B-1"), ("T-1001", 2, "B-1"), ("T-1001", 9, "B-1")}
+        assert sink.stored_origins(keys) == {("T-1001", 1, "B-1"): (0, 7), ("T-1001", 2, "B-1"): (0, 8)}
+        assert sink.stored_origins(set()) == {}
+    finally:
+        sink.close()

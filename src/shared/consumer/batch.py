@@ -47,6 +47,7 @@ class DeadLetter:
     record: Inbound
     reason: Reason
     detail: str
+    trade: TradePayload | None = None  # the decoded trade, when there is one
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def plan_writes(
             detail = (
                 f"version {planned.trade.version} < stored {planned.stored_max} for {planned.trade.trade_id}"
             )
-            rejected.append(DeadLetter(record, Reason.LOWER_VERSION, detail))
+            rejected.append(DeadLetter(record, Reason.LOWER_VERSION, detail, planned.trade))
         else:
             new_key = planned.decision is VersionDecision.INSERT
             writes.append(StoredTrade(planned.trade, record.partition, record.offset, now, new_key))
@@ -132,3 +133,21 @@ def next_offsets(records: Iterable[Inbound]) -> dict[tuple[str, int], int]:
         tp = (record.topic, record.partition)
         offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
     return offsets
+
+
+def split_replays(
+    rejected: Sequence[DeadLetter], origins: Mapping[tuple[str, int, str], tuple[int, int]]
+) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    """(still rejected, replays): a lower version whose stored record was written from this very record
+    (same partition and offset) is a redelivery of a write already applied, not a stale copy: it is
+    acknowledged without a dead letter, so a batch replayed after a crash reports no false rejections."""
+    keep: list[DeadLetter] = []
+    replays: list[DeadLetter] = []
+    for letter in rejected:
+        trade = letter.trade
+        origin = origins.get(trade.key) if trade is not None else None
+        if origin == (letter.record.partition, letter.record.offset):
+            replays.append(letter)
+        else:
+            keep.append(letter)
+    return keep, replays

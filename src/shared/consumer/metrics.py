@@ -29,6 +29,9 @@ class RuntimeMetrics:
             "tradestore_dead_lettered", "Records sent to the DLQ", ["sink", "reason"], registry=r
         )
         self.retries = Counter("tradestore_retries", "Store retries", ["sink"], registry=r).labels(sink)
+        self.replayed = Counter(
+            "tradestore_replayed", "Redelivered records already stored (not rejections)", ["sink"], registry=r
+        ).labels(sink)
         self.abandoned = Counter(
             "tradestore_abandoned_batches", "Batches given up", ["sink"], registry=r
         ).labels(sink)

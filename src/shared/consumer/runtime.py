@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from shared.consumer.batch import DeadLetter, Inbound, decode_batch, next_offsets, plan_writes
+from shared.consumer.batch import (
+    DeadLetter,
+    Inbound,
+    decode_batch,
+    next_offsets,
+    plan_writes,
+    split_replays,
+)
 from shared.consumer.dlq import DeadLetterPublisher
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
@@ -180,14 +187,25 @@ class ConsumerRuntime:
         plan = plan_writes(decoded.trades, stored, self.now())
         if plan.writes:
             self._retry(lambda: self.sink.upsert(plan.writes), abandon)
+        rejected: list[DeadLetter] = plan.rejected
+        replays: list[DeadLetter] = []
+        if rejected:
+            keys = {letter.trade.key for letter in rejected if letter.trade is not None}
+            origins = self._retry(lambda: self.sink.stored_origins(keys), abandon)
+            rejected, replays = split_replays(rejected, origins)
         self._mark_store(True)
-        letters = decoded.dead + plan.rejected
+        letters = decoded.dead + rejected
         if letters:
             dlq = self.dlq
             assert dlq is not None
             self._retry(lambda: dlq.publish(letters), abandon)
         self._commit(records)
         self._count(plan.writes, letters)
+        if replays:
+            self.metrics.replayed.inc(len(replays))
+            log.info(
+                "%s: %d redelivered record(s) already stored, acknowledged", self.sink.name, len(replays)
+            )
         self.metrics.batch_seconds.observe(self.clock() - started)
 
     def _count(self, writes: Sequence[object], letters: Sequence[DeadLetter]) -> None:

@@ -143,6 +143,12 @@ class FakeSink:
                 out[tid] = max(out.get(tid, 0), version)
         return out
 
+    def stored_origins(
+        self, keys: Collection[tuple[str, int, str]]
+    ) -> dict[tuple[str, int, str], tuple[int, int]]:
+        self._maybe_fail()
+        return {k: (r.partition, r.offset) for k, r in self.rows.items() if k in keys}
+
     def upsert(self, records: Sequence[StoredTrade]) -> int:
         self._maybe_fail()
         for r in records:
@@ -473,3 +479,20 @@ def test_dlq_publisher_replaces_a_fenced_producer_for_the_retry() -> None:
     assert publisher.producer is fresh
     publisher.publish([letter])  # type: ignore[list-item]
     assert len(fresh.sent) == 1
+
+
+def test_a_replayed_batch_reports_no_false_lower_version_rejections() -> None:
+    # v1 and v2 of one trade in one batch, written; the process dies before committing; the batch comes
+    # back: v1 is now below the stored v2, but it is the very record v1 was written from: not a rejection.
+    runtime, _, sink, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    batch = inbound([msg(0, version=1), msg(1, version=2)])
+    runtime.process(batch)
+    assert len(sink.rows) == 2
+    runtime.process(batch)  # redelivery
+    assert producer.sent == []
+    assert runtime.metrics.value("tradestore_replayed_total") == 1
+    # a genuinely stale copy (another offset) is still dead-lettered
+    runtime.process(inbound([msg(2, version=1)]))
+    assert len(producer.sent) == 1

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -231,7 +232,8 @@ class TradeProducer:
     def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
         payload = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
-        trade_id = key.decode().split(":", 1)[0] if isinstance(value, bytes) else str(value["trade_id"])
+        # The partition follows the trade_id, read from the value (a trade_id may itself contain ':').
+        trade_id = str((orjson.loads(value) if isinstance(value, bytes) else value)["trade_id"])
         future: Future[Delivery] = Future()
         future.set_running_or_notify_cancel()
 
@@ -250,6 +252,40 @@ class TradeProducer:
         except KafkaException as exc:
             raise PublishUnavailable(f"cannot queue record: {exc.args[0].str()}") from None
         return future
+
+    def send_many(
+        self,
+        topic: str,
+        records: Iterable[tuple[str, bytes, bytes]],
+        on_delivery: Callable[[int, KafkaError | None, Any], None],
+    ) -> int:
+        """Queue (trade_id, key, value) records in order, without a Future each (batch ingest).
+
+        `records` may be a generator: librdkafka copies each payload, so the caller's bytes can go as
+        soon as they are queued. `on_delivery(index, error, message)` runs on the delivery thread once
+        per queued record. Stops at the first record the producer refuses and returns how many were
+        queued; raises PublishUnavailable when not even the first could be.
+        """
+        partitions = self.partition_count(topic)
+        produce = self._producer.produce
+        queued = 0
+        for index, (trade_id, key, value) in enumerate(records):
+
+            def delivered(err: KafkaError | None, msg: Any, index: int = index) -> None:
+                if err is not None:
+                    self._check_identity(err)
+                on_delivery(index, err, msg)
+
+            try:
+                produce(
+                    topic, value, key, partition=partition_for(trade_id, partitions), on_delivery=delivered
+                )
+            except (BufferError, KafkaException) as exc:
+                if index == 0:
+                    raise PublishUnavailable(f"producer refused the batch: {exc}") from None
+                return index
+            queued = index + 1
+        return queued
 
     def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         """True when broker metadata can be fetched now and the producer is usable (readiness probe)."""

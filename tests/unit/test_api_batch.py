@@ -76,7 +76,8 @@ def test_published_value_is_byte_identical_to_the_single_post_path(producer: Fak
     ctx = ApiContext(Settings(tradestore_env="test"), lambda: TODAY)
     for data in (LIVE, SAMPLE_TRADE, {**LIVE, "expired": True}, {**LIVE, "trade_id": "Tr\u00e9-1"}):
         expected = TradePayload.model_validate(data)
-        key, value = checked_record(data, ctx, TODAY)  # type: ignore[misc]
+        trade_id, key, value = checked_record(data, ctx, TODAY)  # type: ignore[misc]
+        assert trade_id == expected.trade_id
         assert key == expected.kafka_key()
         assert json.loads(value) == {**expected.to_message(), "expired": expected.maturity_date < TODAY}
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError
 from fastapi.testclient import TestClient
 
 from shared.errors import PublishUnavailable
@@ -38,8 +40,36 @@ class FakeProducer:
             future.set_exception(PublishUnavailable("broker did not acknowledge: timed out"))
         return future
 
+    def send_many(
+        self, topic: str, records: Iterable[tuple[str, bytes, bytes]], on_delivery: Callable[..., None]
+    ) -> int:
+        """Like TradeProducer.send_many: a callback per record instead of a Future."""
+        if self.mode == "queue_full":
+            raise PublishUnavailable("producer queue is full")
+        queued = 0
+        for index, (_, key, value) in enumerate(records):
+            self.sent.append((topic, value, key))
+            if self.mode == "ack":
+                on_delivery(index, None, FakeMessage(2, len(self.sent) - 1))
+            elif self.mode == "nack":
+                on_delivery(index, KafkaError(KafkaError._MSG_TIMED_OUT), None)
+            queued += 1
+        return queued
+
     def broker_reachable(self) -> bool:
         return self.mode == "ack"
+
+
+@dataclass(frozen=True)
+class FakeMessage:
+    _partition: int
+    _offset: int
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
 
 
 def make_client(producer: FakeProducer, **settings: Any) -> TestClient:

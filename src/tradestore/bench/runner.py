@@ -31,7 +31,7 @@ class Sizes:
     batch_concurrency: int = 2
     sink_trades: int = 10_000
     e2e_trades: int = 10_000
-    consumer_batch_size: int = 500
+    consumer_batch_size: int = 1000  # Settings' default, chosen with bench/mongo_sink.py
     postgres: bool = True
     workers: int = 1
 

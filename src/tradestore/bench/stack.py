@@ -91,7 +91,10 @@ class BenchStack:
             "METRICS_PORT": str(port),
             "CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
         }
-        proc = ServiceProcess(f"consume-{sink}", ["consume", sink], HOST, port, self.workdir / sink, env=env)
+        # ready once it holds its partitions, so the drain is timed without the group join
+        proc = ServiceProcess(
+            f"consume-{sink}", ["consume", sink], HOST, port, self.workdir / sink, env, "/ready?assigned=1"
+        )
         return self._start(proc, 60)
 
     def stop(self, proc: ManagedProcess) -> None:

@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tradestore.chaos.schedule import FaultKind
+
+pytestmark = pytest.mark.local_only  # starts and stops its own stack on this machine
 
 POSTS = 1500
 FAULTS = 50

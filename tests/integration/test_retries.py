@@ -36,6 +36,7 @@ def test_bad_payload_gets_4xx_and_nothing_reaches_kafka(
     assert pipeline.topic_records(prefix) == []
 
 
+@pytest.mark.local_only
 def test_consumer_down_then_started_drains_and_persists(local_pipeline: Pipeline, prefix: str) -> None:
     consumer = local_pipeline.consumer("kafkaconsumer")
     consumer.stop()
@@ -54,6 +55,7 @@ def test_consumer_down_then_started_drains_and_persists(local_pipeline: Pipeline
     assert mongo == sql
 
 
+@pytest.mark.local_only
 def test_mongodb_unavailable_then_back_every_trade_eventually_exists(
     local_pipeline: Pipeline, prefix: str
 ) -> None:
@@ -74,6 +76,7 @@ def test_mongodb_unavailable_then_back_every_trade_eventually_exists(
     assert mongo == sql
 
 
+@pytest.mark.local_only
 def test_sql_database_unavailable_then_back_every_row_eventually_exists(
     local_pipeline: Pipeline, prefix: str
 ) -> None:

@@ -24,6 +24,8 @@ from tradestore.embedded.mongo import EmbeddedMongo
 from tradestore.embedded.process import free_port
 from tradestore.httpclient import ApiClient
 
+pytestmark = pytest.mark.local_only  # starts and stops its own stack on this machine
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -16,18 +16,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from shared.consumer.batch import (
     DeadLetter,
     Inbound,
     decode_batch,
-    next_offsets,
     plan_writes,
     split_replays,
 )
 from shared.consumer.dlq import DeadLetterPublisher
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
+from shared.consumer.positions import lag, pause, rewind, store_offsets
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable
 from shared.kafka import client_config, producer_config
@@ -224,22 +224,8 @@ class ConsumerRuntime:
             )
 
     def _commit(self, records: Sequence[Inbound]) -> None:
-        offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets(records).items()]
-        try:
-            self._consumer.store_offsets(offsets=offsets)
-        except KafkaException as exc:  # partition revoked meanwhile: the next owner re-reads (idempotent)
-            log.warning("%s could not store offsets: %s", self.sink.name, exc)
-        self._update_lag(next_offsets(records))
-
-    def _update_lag(self, positions: dict[tuple[str, int], int]) -> None:
-        for (t, p), position in positions.items():
-            try:
-                _low, high = self._consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
-            except KafkaException:
-                continue
-            if high >= 0:
-                self._lag[(t, p)] = max(0, high - position)
-        self.metrics.lag.set(sum(self._lag.values()))
+        positions = store_offsets(self._consumer, records, self.sink.name)
+        self.metrics.lag.set(lag(self._consumer, positions, self._lag))
 
     # --- store outages ---------------------------------------------------------------------------
     def _retry(self, action: Callable[[], T], abandon: Callable[[], bool], pause: bool = True) -> T:
@@ -281,23 +267,11 @@ class ConsumerRuntime:
                 self._consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
 
     def _pause(self, on: bool) -> None:
-        try:
-            assignment = self._consumer.assignment()
-            (self._consumer.pause if on else self._consumer.resume)(assignment)
-        except KafkaException as exc:
-            log.debug("pause/resume skipped: %s", exc)
+        pause(self._consumer, on)
 
     def _rewind(self, records: Sequence[Inbound]) -> None:
-        """Seek still-assigned partitions back to the batch's first offsets, so nothing is skipped."""
-        first: dict[tuple[str, int], int] = {}
-        for r in records:
-            first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
-        for (t, p), offset in first.items():
-            if (t, p) in self._assigned and not self._stop.is_set():
-                try:
-                    self._consumer.seek(TopicPartition(t, p, offset))
-                except KafkaException as exc:
-                    log.debug("seek skipped: %s", exc)
+        if not self._stop.is_set():
+            rewind(self._consumer, records, self._assigned)
 
     def _mark_store(self, ok: bool) -> None:
         if ok != self._store_ok:

@@ -1,0 +1,61 @@
+"""Where a consumer stands in its partitions: store offsets after a write, lag, pause/resume, rewind.
+
+Plain functions over a confluent_kafka.Consumer (or a fake with the same methods), so the runtime keeps
+only the order of things.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaException, TopicPartition
+
+from shared.consumer.batch import Inbound, next_offsets
+
+log = logging.getLogger("shared.consumer")
+
+
+def store_offsets(consumer: Any, records: Sequence[Inbound], sink: str) -> dict[tuple[str, int], int]:
+    """Store one-past-the-last offsets of a written batch (librdkafka commits them); returns them."""
+    positions = next_offsets(records)
+    try:
+        consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()])
+    except KafkaException as exc:  # partition revoked meanwhile: the next owner re-reads (idempotent)
+        log.warning("%s could not store offsets: %s", sink, exc)
+    return positions
+
+
+def lag(consumer: Any, positions: dict[tuple[str, int], int], known: dict[tuple[str, int], int]) -> int:
+    """Update `known` with records behind the (cached) high watermark per partition; the total."""
+    for (t, p), position in positions.items():
+        try:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+        except KafkaException:
+            continue
+        if high >= 0:
+            known[(t, p)] = max(0, high - position)
+    return sum(known.values())
+
+
+def pause(consumer: Any, on: bool) -> None:
+    """Pause (or resume) every assigned partition: polling goes on, records stop arriving."""
+    try:
+        assignment = consumer.assignment()
+        (consumer.pause if on else consumer.resume)(assignment)
+    except KafkaException as exc:
+        log.debug("pause/resume skipped: %s", exc)
+
+
+def rewind(consumer: Any, records: Sequence[Inbound], assigned: Collection[tuple[str, int]]) -> None:
+    """Seek still-assigned partitions back to the batch's first offsets, so nothing is skipped."""
+    first: dict[tuple[str, int], int] = {}
+    for r in records:
+        first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+    for (t, p), offset in first.items():
+        if (t, p) in assigned:
+            try:
+                consumer.seek(TopicPartition(t, p, offset))
+            except KafkaException as exc:
+                log.debug("seek skipped: %s", exc)

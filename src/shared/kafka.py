@@ -85,6 +85,20 @@ def murmur2(data: bytes) -> int:
     return h & 0x7FFFFFFF
 
 
+def trade_id_of(value: Mapping[str, Any] | bytes, key: bytes) -> str:
+    """The trade_id a record is partitioned by: the value's (a trade_id may itself contain ':'); for a
+    value that is not a trade (a test's poison record), the key up to its first ':'."""
+    if not isinstance(value, bytes):
+        return str(value["trade_id"])
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("trade_id"), str):
+        return str(parsed["trade_id"])
+    return key.decode(errors="replace").split(":", 1)[0]
+
+
 def partition_for(trade_id: str, partitions: int) -> int:
     """The partition of every version of `trade_id`."""
     return murmur2(trade_id.encode()) % partitions
@@ -232,8 +246,7 @@ class TradeProducer:
     def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
         payload = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
-        # The partition follows the trade_id, read from the value (a trade_id may itself contain ':').
-        trade_id = str((orjson.loads(value) if isinstance(value, bytes) else value)["trade_id"])
+        trade_id = trade_id_of(value, key)
         future: Future[Delivery] = Future()
         future.set_running_or_notify_cancel()
 

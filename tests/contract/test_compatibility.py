@@ -82,8 +82,18 @@ def test_the_api_model_is_the_contract_model() -> None:
     assert models.Trade.model_json_schema()["properties"] == trade_json_schema()["properties"]
 
 
-def test_shared_is_the_regular_package_under_src() -> None:
-    # ../shared beside the repository must never shadow the contract package.
+def test_shared_is_the_regular_package_under_src(tmp_path: Path) -> None:
+    # A folder named `shared` beside the repository (as ../shared is) must never shadow the contract
+    # package, even first on the import path: a regular package wins over a namespace directory.
+    import subprocess
+    import sys
+
+    decoy = tmp_path / "shared"
+    decoy.mkdir()
+    (decoy / "schema.py").write_text("raise ImportError('the decoy was imported')\n")
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import shared.schema; print(shared.__file__)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert Path(found.strip()).parent == Path(shared.__file__).parent
     assert Path(shared.__file__).parent.parent.name == "src"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from datetime import date
 from typing import Any
@@ -17,24 +17,27 @@ from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from tradedata.app import create_app
 from tradedata.auth import key_matches
+from tradestore.faults.fuzz import AckingProducer
 
 TODAY = date(2026, 11, 24)
 LIVE = {**SAMPLE_TRADE, "maturity_date": "2027-06-30"}
 KEYS = "alpha-key-123, beta-key-456"
 
 
-class Producer:
+class Producer(AckingProducer):
+    """Acknowledges everything (single and batch sends) and records the keys it was given."""
+
     def __init__(self) -> None:
         self.sent: list[bytes] = []
 
     def send(self, topic: str, value: Any, key: bytes) -> Future[Delivery]:
         self.sent.append(key)
-        future: Future[Delivery] = Future()
-        future.set_result(Delivery(topic, 0, len(self.sent) - 1))
-        return future
+        return super().send(topic, value, key)
 
-    def broker_reachable(self) -> bool:
-        return True
+    def send_many(self, topic: str, records: Iterable[tuple[str, bytes, bytes]], on_delivery: Any) -> int:
+        listed = list(records)
+        self.sent.extend(key for _, key, _ in listed)
+        return super().send_many(topic, listed, on_delivery)
 
 
 class Reader:

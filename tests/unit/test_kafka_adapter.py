@@ -137,3 +137,12 @@ def test_a_producer_that_must_not_block_refuses_at_once_on_a_metadata_miss() -> 
             blocking.partition_count("trades")
     finally:
         blocking.close(timeout_s=0.1)
+
+
+def test_records_are_partitioned_by_the_values_trade_id_even_with_colons() -> None:
+    from shared.kafka import trade_id_of
+
+    assert trade_id_of({"trade_id": "A:B"}, b"A:B:1:B-1") == "A:B"
+    assert trade_id_of(b'{"trade_id": "A:B", "version": 1}', b"A:B:1:B-1") == "A:B"
+    assert trade_id_of(b"not json", b"X:1:B-1") == "X"  # a poison record still gets a partition
+    assert trade_id_of(b"[1, 2]", b"Y:1:B-1") == "Y"

@@ -205,10 +205,11 @@ def test_postgres_stopped_mid_stream_then_restarted_every_trade_present_once(
     settings = sql_settings(kafka_bootstrap, topic, dlq_topic, create_database(postgres_server))
     table = tables(settings.sql_url_value)
     with producer_for(settings) as send, running(settings) as runtime:
-        flow = stream(send, [trade(i) for i in range(300)], 0.1)
-        wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 50)
+        send(*[trade(i) for i in range(100)])
+        wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 100)
         postgres_server.stop()
         try:
+            flow = stream(send, [trade(i) for i in range(100, 300)], 0.1)  # trades keep coming meanwhile
             wait_until(lambda: runtime.metrics.value("tradestore_retries_total") >= 3, 15)
             assert not runtime.ready()
         finally:

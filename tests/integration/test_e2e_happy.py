@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from fixtures.pipeline import Pipeline, make_trade, poll
+from fixtures.consumers import make_trade
+from fixtures.pipeline import Pipeline, poll
 from shared.schema import SAMPLE_TRADE
 
 

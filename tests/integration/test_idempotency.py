@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fixtures.pipeline import Pipeline, make_trade, poll
+from fixtures.consumers import make_trade
+from fixtures.pipeline import Pipeline, poll
 
 
 def test_duplicate_repost_gives_one_document_and_one_row(pipeline: Pipeline, prefix: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
+from fixtures.consumers import numbered_trade
 from fixtures.mongo import consumer_settings, running_runtime, wait_until
 from shared.kafka import TradeProducer
 from shared.settings import Settings
@@ -23,17 +24,7 @@ log = logging.getLogger(__name__)
 Db = Database[dict[str, Any]]
 
 
-def trade(i: int, version: int = 1, book: str = "B-1", cp: str = "CP-1", **extra: Any) -> dict[str, Any]:
-    return {
-        "trade_id": f"T-{i}",
-        "counterparty_id": cp,
-        "book_id": book,
-        "version": version,
-        "maturity_date": "2030-01-15",
-        "created_date": "2025-09-28",
-        "expired": False,
-        **extra,
-    }
+trade = numbered_trade
 
 
 def key(t: dict[str, Any]) -> bytes:

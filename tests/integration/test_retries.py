@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from fixtures.pipeline import Pipeline, make_trade, poll
+from fixtures.consumers import make_trade
+from fixtures.pipeline import Pipeline, poll
 
 BAD_BODIES = [
     (b'{"trade_id": "X",', "application/json", 400),

@@ -7,13 +7,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.mongo import settings_env, wait_until
 from fixtures.sql import create_database
 from kafkaconsumermssql.schema import trades_table
@@ -30,16 +31,7 @@ needs_embedded_postgres = pytest.mark.skipif(
 )
 
 
-def trade(i: int, version: int = 1, book: str = "B-1", cp: str = "CP-1") -> dict[str, Any]:
-    return {
-        "trade_id": f"T-{i}",
-        "counterparty_id": cp,
-        "book_id": book,
-        "version": version,
-        "maturity_date": "2030-01-15",
-        "created_date": "2025-09-28",
-        "expired": False,
-    }
+trade = numbered_trade
 
 
 def sql_settings(bootstrap: str, topic: str, dlq: str, url: str, **extra: Any) -> Settings:
@@ -100,27 +92,9 @@ def tables() -> Iterator[Callable[[str], Table]]:
             table.close()
 
 
-@contextmanager
-def running(settings: Settings) -> Iterator[ConsumerRuntime]:
+def running(settings: Settings) -> AbstractContextManager[ConsumerRuntime]:
     """A ConsumerRuntime with a SqlSink on a background thread; stopped and joined on exit."""
-    runtime = ConsumerRuntime(settings, SqlSink.from_settings(settings))
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            runtime.run()
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name="sql-consumer", daemon=True)
-    thread.start()
-    try:
-        yield runtime
-    finally:
-        runtime.stop()
-        thread.join(30)
-        assert not thread.is_alive(), "consumer thread did not stop"
-        assert not errors, errors
+    return running_runtime(settings, SqlSink.from_settings(settings))
 
 
 @pytest.fixture

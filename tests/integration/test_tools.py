@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from fixtures.pipeline import Pipeline, make_trade
+from fixtures.consumers import make_trade
+from fixtures.pipeline import Pipeline
 from kafkaconsumer.reader import MongoReader
 from kafkaconsumer.sink import MongoSink
 from kafkaconsumermssql.reader import SqlReader

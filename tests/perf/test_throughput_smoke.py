@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from fixtures.pipeline import Pipeline, make_trade
+from fixtures.consumers import make_trade
+from fixtures.pipeline import Pipeline
 
 TRADES = 100
 BUDGET_S = 10.0

@@ -13,17 +13,11 @@ from fastapi.testclient import TestClient
 from shared.rules import MaturedPolicy
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
-from tradedata.app import create_app
 from tradedata.context import ApiContext
 from tradedata.routes.batch import checked_record, plain_record
-from unit.test_api_http import LIVE, TODAY, FakeProducer
+from unit.test_api_http import LIVE, TODAY, FakeProducer, make_client
 
 NDJSON = {"content-type": "application/x-ndjson"}
-
-
-def make_client(producer: FakeProducer, **settings: Any) -> TestClient:
-    cfg = Settings(tradestore_env="test", kafka_publish_timeout_s=0.2, **settings)
-    return TestClient(create_app(cfg, producer=producer, clock=lambda: TODAY))
 
 
 @pytest.fixture

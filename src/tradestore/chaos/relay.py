@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from tradestore.faults.loop import LoopServer
 
 CHUNK = 64 * 1024
 Target = tuple[str, int]
@@ -47,56 +47,19 @@ def owner_of(inode: str, pids: list[int]) -> int | None:
     return None
 
 
-class Relay:
+class Relay(LoopServer):
     """Listen on host:port; `route(peer_port, listen_port)` picks each connection's target."""
 
     def __init__(self, route: Callable[[int, int], Target], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port, "chaos-relay")
         self.route = route
-        self.host = host
-        self.port = port
         self.delay_s = 0.0
         self.routed: dict[Target, int] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="chaos-relay", daemon=True)
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def fixed(cls, target: Target) -> Relay:
         """A relay to one target (a store link that can be slowed)."""
         return cls(lambda _peer, _listen: target)
-
-    def start(self) -> Relay:
-        self._thread.start()
-        self._call(self._start())
-        return self
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
-
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _track(self, task: asyncio.Task[None] | None) -> None:
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track(asyncio.current_task())
@@ -110,11 +73,9 @@ class Relay:
                 return  # target down: the client sees its connection reset
             try:
                 pumps = [
-                    asyncio.ensure_future(self._pump(reader, up_writer)),
-                    asyncio.ensure_future(self._pump(up_reader, writer)),
+                    self._spawn(self._pump(reader, up_writer)),
+                    self._spawn(self._pump(up_reader, writer)),
                 ]
-                for pump in pumps:
-                    self._track(pump)
                 await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 up_writer.transport.abort()

@@ -7,27 +7,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from fixtures.consumers import make_trade
 from shared.reader import Key, StoreSummary, TradeReader
 from shared.schema import TradePayload
-from tradestore.chaos.post import Posting
 from tradestore.chaos.run import ChaosConfig, ChaosResult, check_readers
 from tradestore.chaos.verify import as_accepted
+from tradestore.posting import Posting
 from tradestore.regress.scenario import summarize
 
 TODAY = date(2025, 10, 1)
 
 
 def post(trade_id: str, version: int, **changes: Any) -> dict[str, Any]:
-    base = {
-        "trade_id": trade_id,
-        "counterparty_id": "CP-1",
-        "book_id": "B-1",
-        "version": version,
-        "maturity_date": "2030-01-15",
-        "created_date": "2025-09-28",
-        "expired": False,
-    }
-    return {**base, **changes}
+    return make_trade(trade_id, version=version, **changes)
 
 
 ACKED = {"X-1": [post("X-1", 1), post("X-1", 2)], "X-2": [post("X-2", 1), post("X-2", 1, book_id="B-2")]}

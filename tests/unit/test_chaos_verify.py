@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from fixtures.consumers import make_trade
 from shared.schema import TradePayload
 from tradestore.chaos.verify import as_accepted, check_store, expected_records
 
@@ -12,16 +13,7 @@ TODAY = date(2025, 10, 1)
 
 
 def post(trade_id: str, version: int, **changes: Any) -> dict[str, Any]:
-    base = {
-        "trade_id": trade_id,
-        "counterparty_id": "CP-1",
-        "book_id": "B-1",
-        "version": version,
-        "maturity_date": "2030-01-15",
-        "created_date": "2025-09-28",
-        "expired": False,
-    }
-    return {**base, **changes}
+    return make_trade(trade_id, version=version, **changes)
 
 
 ACKED = {

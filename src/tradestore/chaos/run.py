@@ -21,11 +21,11 @@ from kafkaconsumermssql.reader import SqlReader
 from shared.reader import Key, TradeReader
 from tradedata.models import utc_today
 from tradestore.chaos.faults import FaultRecord, Injector
-from tradestore.chaos.post import Posting, post_all
 from tradestore.chaos.schedule import plan_faults
 from tradestore.chaos.stores import duplicate_keys, wait_settled
 from tradestore.chaos.topology import Topology
 from tradestore.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
+from tradestore.posting import Posting, post_all
 from tradestore.reconcile import Reconciliation, reconcile
 from tradestore.regress.scenario import build_scenario, summarize
 

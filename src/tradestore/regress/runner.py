@@ -1,86 +1,14 @@
-"""Submit a scenario through the API (one trade_id's posts in order, trade_ids concurrently), then check.
-
-503 answers are retried after Retry-After: retrying is safe because the stores upsert by key.
-"""
+"""After a scenario was posted (tradestore.posting.post_all): wait for the stores, count the rejections."""
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
 from shared.reader import StoreSummary, TradeReader
-from tradestore.httpclient import ApiClient
-from tradestore.regress.scenario import Scenario
-
-MAX_RETRIES = 20
-
-
-@dataclass
-class Submission:
-    """How the API answered: status counts, and the posts that never got a 201."""
-
-    statuses: Counter[int] = field(default_factory=Counter)
-    failed: list[tuple[dict[str, Any], int, str]] = field(default_factory=list)
-    seconds: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _post_group(
-    client: ApiClient, group: list[dict[str, Any]], result: Submission, tick: Callable[[], None]
-) -> None:
-    for trade in group:
-        for _attempt in range(MAX_RETRIES):
-            status, headers, body = client.post("/trades", trade)
-            if status != 503:
-                break
-            time.sleep(float(headers.get("retry-after", "1")))
-        with result.lock:
-            result.statuses[status] += 1
-            if status != 201:
-                result.failed.append((trade, status, body[:300].decode(errors="replace")))
-        tick()
-
-
-def submit(
-    scenario: Scenario,
-    url: str,
-    concurrency: int,
-    tick: Callable[[], None],
-    headers: dict[str, str] | None = None,
-) -> Submission:
-    """Post every group in order on `concurrency` threads, each with its own keep-alive connection."""
-    result = Submission()
-    groups: queue.SimpleQueue[list[dict[str, Any]]] = queue.SimpleQueue()
-    for group in scenario.groups.values():
-        groups.put(group)
-
-    def worker() -> None:
-        client = ApiClient(url, headers)
-        try:
-            while True:
-                try:
-                    group = groups.get_nowait()
-                except queue.Empty:
-                    return
-                _post_group(client, group, result, tick)
-        finally:
-            client.close()
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
-            future.result()
-    result.seconds = time.monotonic() - started
-    return result
 
 
 def wait_for_summary(

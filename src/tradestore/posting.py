@@ -1,4 +1,5 @@
-"""Post a scenario through the API while faults happen: re-post every refused post until it is acknowledged.
+"""Post trade groups through the API (the regression runner and the fault run): each trade_id's posts in
+order on one thread, trade_ids concurrently, and every refused post re-posted until it is acknowledged.
 
 Why re-post: a 503 after the publish timeout may still have been delivered (librdkafka's
 message.timeout.ms equals the API's timeout), so a refused post is "maybe delivered". Re-posting the
@@ -91,6 +92,7 @@ def post_all(
     deadline_s: float = 120.0,
     tick: Callable[[], None] = lambda: None,
     rate: float | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Posting:
     """Post every group in order on `concurrency` threads (one keep-alive connection each).
 
@@ -104,7 +106,7 @@ def post_all(
         work.put(item)
 
     def worker() -> None:
-        client = ApiClient(url, timeout_s=30.0)
+        client = ApiClient(url, headers, timeout_s=30.0)
         try:
             while True:
                 try:

@@ -24,7 +24,6 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from shared.kafka import client_config, ensure_topics
-from shared.reader import TradeReader
 from shared.settings import Settings
 from tradestore.drain import unread
 from tradestore.embedded.kafka import EmbeddedBroker
@@ -32,6 +31,7 @@ from tradestore.embedded.mongo import EmbeddedMongo
 from tradestore.embedded.process import ManagedProcess, free_port, port_open
 from tradestore.embedded.services import ServiceProcess
 from tradestore.expiry import ExpiryScheduler
+from tradestore.stores import open_readers
 
 log = logging.getLogger("tradestore.stack")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
@@ -112,7 +112,7 @@ class Stack:
         with ThreadPoolExecutor(len(self.consumers)) as pool:
             for done in [pool.submit(c.start, 60) for c in self.consumers]:
                 done.result()
-        self.expiry = ExpiryScheduler(self._readers())
+        self.expiry = ExpiryScheduler(open_readers(self.settings))
         self.expiry.start()
 
     def _migrate(self) -> None:
@@ -124,12 +124,6 @@ class Stack:
             migrate(engine, timeout_s=30)
         finally:
             engine.dispose()
-
-    def _readers(self) -> list[TradeReader]:
-        from kafkaconsumer.reader import MongoReader
-        from kafkaconsumermssql.reader import SqlReader
-
-        return [MongoReader.from_settings(self.settings), SqlReader.from_settings(self.settings)]
 
     # ---- stop --------------------------------------------------------------------------------
     def drain(self) -> bool:

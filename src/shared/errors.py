@@ -35,3 +35,12 @@ class PublishUnavailable(RuntimeError):
 
 class StoreUnavailable(RuntimeError):
     """A store (MongoDB, SQL) cannot be reached right now; the batch is retried, never skipped."""
+
+
+class StoreRejected(RuntimeError):
+    """The store refused a write deterministically (constraint, truncation, conversion): a retry would fail
+    the same way. The runtime isolates the record it concerns and dead-letters it with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

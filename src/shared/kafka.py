@@ -241,7 +241,13 @@ class TradeProducer:
             with self._lock:
                 self._refreshing.discard(topic)
 
-    def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
+    def send(
+        self,
+        topic: str,
+        value: Mapping[str, Any] | bytes,
+        key: bytes,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
         payload = value if isinstance(value, bytes) else orjson.dumps(value)  # the bytes batch ingest sends
         trade_id = trade_id_of(value, key)
@@ -257,7 +263,9 @@ class TradeProducer:
 
         partition = partition_for(trade_id, self.partition_count(topic))
         try:
-            self._producer.produce(topic, payload, key, partition=partition, on_delivery=on_delivery)
+            self._producer.produce(
+                topic, payload, key, partition=partition, on_delivery=on_delivery, headers=headers
+            )
         except BufferError:
             raise PublishUnavailable("producer queue is full; the broker is slow or unreachable") from None
         except KafkaException as exc:
@@ -269,13 +277,15 @@ class TradeProducer:
         topic: str,
         records: Iterable[tuple[str, bytes, bytes]],
         on_delivery: Callable[[int, KafkaError | None, Any], None],
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> int:
         """Queue (trade_id, key, value) records in order, without a Future each (batch ingest).
 
         `records` may be a generator: librdkafka copies each payload, so the caller's bytes can go as
-        soon as they are queued. `on_delivery(index, error, message)` runs on the delivery thread once
-        per queued record. Stops at the first record the producer refuses and returns how many were
-        queued; raises PublishUnavailable when not even the first could be.
+        soon as they are queued; `headers` go on every record (provenance). `on_delivery(index, error,
+        message)` runs on the delivery thread once per queued record. Stops at the first record the
+        producer refuses and returns how many were queued; raises PublishUnavailable when not even the
+        first could be.
         """
         partitions = self.partition_count(topic)
         produce = self._producer.produce
@@ -289,7 +299,12 @@ class TradeProducer:
 
             try:
                 produce(
-                    topic, value, key, partition=partition_for(trade_id, partitions), on_delivery=delivered
+                    topic,
+                    value,
+                    key,
+                    partition=partition_for(trade_id, partitions),
+                    on_delivery=delivered,
+                    headers=headers,
                 )
             except (BufferError, KafkaException) as exc:
                 if index == 0:

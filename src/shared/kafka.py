@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -246,7 +246,7 @@ class TradeProducer:
         topic: str,
         value: Mapping[str, Any] | bytes,
         key: bytes,
-        headers: list[tuple[str, str | bytes | None]] | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
         payload = value if isinstance(value, bytes) else orjson.dumps(value)  # the bytes batch ingest sends
@@ -264,7 +264,12 @@ class TradeProducer:
         partition = partition_for(trade_id, self.partition_count(topic))
         try:
             self._producer.produce(
-                topic, payload, key, partition=partition, on_delivery=on_delivery, headers=headers
+                topic,
+                payload,
+                key,
+                partition=partition,
+                on_delivery=on_delivery,
+                headers=[(k, v) for k, v in headers] if headers else None,
             )
         except BufferError:
             raise PublishUnavailable("producer queue is full; the broker is slow or unreachable") from None
@@ -277,7 +282,7 @@ class TradeProducer:
         topic: str,
         records: Iterable[tuple[str, bytes, bytes]],
         on_delivery: Callable[[int, KafkaError | None, Any], None],
-        headers: list[tuple[str, str | bytes | None]] | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> int:
         """Queue (trade_id, key, value) records in order, without a Future each (batch ingest).
 
@@ -289,6 +294,8 @@ class TradeProducer:
         """
         partitions = self.partition_count(topic)
         produce = self._producer.produce
+        # confluent_kafka wants a list of (str, str | bytes | None)
+        record_headers: list[tuple[str, str | bytes | None]] | None = list(headers) if headers else None
         queued = 0
         for index, (trade_id, key, value) in enumerate(records):
 
@@ -304,7 +311,7 @@ class TradeProducer:
                     key,
                     partition=partition_for(trade_id, partitions),
                     on_delivery=delivered,
-                    headers=headers,
+                    headers=record_headers,
                 )
             except (BufferError, KafkaException) as exc:
                 if index == 0:

@@ -16,6 +16,7 @@ from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.kafka import TradeProducer, ensure_topics
 from shared.ports import StoredTrade, TradeFilter, TradeReader
 from shared.settings import Settings, load_settings
+from tradedata import console
 from tradedata.auth import ADMIN, READ, WRITE, Authenticator, scope_guard
 from tradedata.context import ApiContext
 from tradedata.models import utc_today
@@ -63,6 +64,8 @@ def create_app(
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served offline by tradedata.console
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
@@ -71,6 +74,7 @@ def create_app(
     app.include_router(batch.router, **scope_guard(cfg, WRITE))
     app.include_router(read.router, **scope_guard(cfg, READ))
     app.include_router(health.metrics_router, **scope_guard(cfg, ADMIN))
+    console.install(app)  # /console (trades:read pages, trades:admin actions), /docs, /redoc
     return app
 
 

@@ -4,9 +4,9 @@ dependencies: settings, clock, the producer, the store reader, the authenticator
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -28,6 +28,9 @@ class ApiContext:
     auth: Authenticator
     producer: Publisher | None = None
     reader: TradeReader | None = None
+    # The console's lazily opened resources (tradedata.console, helper F); the API's own collaborators
+    # are the typed fields above, injected as Annotated dependencies.
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def context(request: Request) -> ApiContext:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +20,7 @@ import orjson
 from pydantic import ValidationError
 
 from shared.errors import PublishUnavailable, TradeRuleViolation
+from shared.kafka import Delivery
 from shared.rules import MaturedPolicy, apply_maturity, validate_trade
 from shared.schema import TradePayload
 from tradedata.fastpath import plain_value
@@ -28,7 +29,7 @@ from tradedata.problems import field_errors_from_validation
 TRADES_TOPIC = "trades"
 PRINCIPAL_HEADER = "tradestore.principal"  # key id or token subject that submitted the record
 
-Headers = list[tuple[str, str | bytes | None]]  # as confluent_kafka takes them
+Headers = Sequence[tuple[str, bytes]]
 TradeLike = Mapping[str, object] | TradePayload
 
 
@@ -62,10 +63,10 @@ class Sender(Protocol):
 
     def send(
         self, topic: str, value: Mapping[str, object] | bytes, key: bytes, headers: Headers | None = None
-    ) -> Future[object]: ...
+    ) -> Future[Delivery]: ...
 
 
-class Publisher(Protocol):
+class Publisher(Sender, Protocol):
     """The producer the API publishes through (shared.kafka.TradeProducer, or a fake in tests)."""
 
     def send_many(
@@ -97,7 +98,7 @@ def record_headers(principal: str | None) -> Headers | None:
 
 def publish_trade(
     producer: Sender, trade: TradeLike, topic: str = TRADES_TOPIC, principal: str | None = None
-) -> Future[object]:
+) -> Future[Delivery]:
     """Send one trade; returns the producer's Future of the broker's acknowledgement."""
     value = trade.to_message() if isinstance(trade, TradePayload) else trade
     headers = record_headers(principal)

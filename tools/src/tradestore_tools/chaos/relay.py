@@ -46,7 +46,9 @@ class KafkaRelay(FaultProxy):
         self.routes = dict(routes)
         self.client_ids: set[str] = set()  # every client id seen: what the relay routed on
 
-    async def _route(self, reader: asyncio.StreamReader) -> tuple[Target, bytes]:
+    async def _route(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[Target, bytes]:
         head = await reader.readexactly(_HEADER.size)
         client_id = None
         if length := client_id_length(head):

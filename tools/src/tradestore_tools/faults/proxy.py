@@ -81,7 +81,9 @@ class FaultProxy(LoopServer):
             writer.transport.abort()
         await super()._shutdown()
 
-    async def _route(self, reader: asyncio.StreamReader) -> tuple[Target, bytes]:
+    async def _route(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[Target, bytes]:
         """The connection's target and the bytes read to choose it (forwarded first): here, the fixed one."""
         return self.target, b""
 
@@ -97,7 +99,7 @@ class FaultProxy(LoopServer):
             if writer.transport.is_closing():
                 return  # dropped while stalled
             try:
-                target, head = await self._route(reader)
+                target, head = await self._route(reader, writer)
                 self.routed[target] += 1
                 up_reader, up_writer = await asyncio.open_connection(*target)
             except (OSError, asyncio.IncompleteReadError):

@@ -22,6 +22,7 @@ COMMANDS = [
     "migrate",
     "expire",
     "reconcile",
+    "dlq",
     "regress",
 ]
 PLUGIN_GROUP = "tradestore.commands"

@@ -8,6 +8,7 @@ exactly what is left, read from the committed offsets until idle (tradestore.dra
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from shared.operations.reading import BrokerUnavailable
 from shared.settings import Settings
 
 SINKS = ("mongo", "sql")
+_LOG = {"logger": logging.getLogger("librdkafka")}
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def consumer_lag(
     config = client_config(settings)
     found: list[PartitionLag] = []
     probe = Consumer(
-        {**config, "group.id": f"tradestore-lag-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        {**config, "group.id": f"tradestore-lag-{uuid.uuid4().hex}", "enable.auto.commit": False, **_LOG}
     )
     try:
         try:
@@ -71,7 +73,7 @@ def consumer_lag(
 def _group_lag(
     config: dict[str, object], group: str, topic: str, high: dict[int, int], timeout_s: float
 ) -> list[PartitionLag]:
-    reader = Consumer({**config, "group.id": group, "enable.auto.commit": False})
+    reader = Consumer({**config, "group.id": group, "enable.auto.commit": False, **_LOG})
     try:
         committed = reader.committed([TopicPartition(topic, p) for p in high], timeout=timeout_s)
     except KafkaException as exc:

@@ -7,6 +7,7 @@ every partition reached them. A deadline and a record cap bound a topic that nev
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -69,11 +70,16 @@ def iter_topic(
 ) -> Iterator[KafkaRecord]:
     """Every record of `topic` from `start(partition)` (default 0), in per-partition offset order."""
     reader = Consumer(
-        {**config, "group.id": f"tradestore-ops-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        {
+            **config,
+            "group.id": f"tradestore-ops-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "logger": logging.getLogger("librdkafka"),
+        }
     )
     try:
         try:
-            meta = reader.list_topics(topic, timeout=10).topics.get(topic)
+            meta = reader.list_topics(topic, timeout=5).topics.get(topic)
         except KafkaException as exc:
             raise BrokerUnavailable(f"broker unreachable: {exc.args[0].str()}") from None
         if meta is None or meta.error is not None or not meta.partitions:

@@ -61,7 +61,7 @@ def create_app(
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
         lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc are served offline by tradedata.console
+        docs_url=None,  # /docs is served offline by tradedata.console (no CDN); no ReDoc
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -70,7 +70,7 @@ def create_app(
     app.include_router(read.router, **read_guard(ctx.settings))
     app.include_router(batch.router, **write_guard(ctx.settings))
     app.add_exception_handler(AuthRefused, auth_refused_handler)  # 401/403 as problem+json
-    console.install(app)  # /console, /docs, /redoc
+    console.install(app)  # /console, /docs
 
     default_openapi = app.openapi
 

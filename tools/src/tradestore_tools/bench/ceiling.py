@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 
 from shared.kafka import producer_config
 from shared.settings import Settings
-from tradestore.bench.trades import records
+from tradestore_tools.bench.trades import records
 
 
 def produce(

@@ -1,12 +1,14 @@
 """The pipeline wired for faults: every link a fault can cut goes through a proxy or relay we control.
 
-    API ------+                      +--> FaultProxy "api link" -------+
-              +--> Relay (advertised)|                                 +--> Tansu broker (memory)
-    consumers +     routes by pid    +--> FaultProxy "consumer link" --+
-    kafkaconsumer      --> Relay (latency) --> nx-27017 (SQLite files, survives restarts)
-    kafkaconsumermssql --> Relay (latency) --> PostgreSQL (data dir survives restarts)
+    API ------+                           +--> FaultProxy "api link" -------+
+              +--> KafkaRelay (advertised)|                                 +--> Tansu broker (memory)
+    consumers +   routes by client id     +--> FaultProxy "consumer link" --+
+    kafkaconsumer      --> FaultProxy (latency) --> nx-27017 (SQLite files, survives restarts)
+    kafkaconsumermssql --> FaultProxy (latency) --> PostgreSQL (data dir survives restarts)
 
-The broker advertises the relay's address, so clients reconnect through it after any fault. All ports
+The broker advertises the relay's address, so clients reconnect through it after any fault. The relay
+routes on the client id each service gives its Kafka clients (`tradedata`, `kafkaconsumer-...`); any
+other client (topic creation, drain checks) goes straight to the broker. All ports
 are free ports picked at start, never `tradestore up`'s fixed ones.
 """
 
@@ -22,16 +24,18 @@ from pydantic import SecretStr
 
 from shared.kafka import ensure_topics
 from shared.settings import Settings
-from tradestore.chaos.relay import Relay, Target, by_owner
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.mongo import EmbeddedMongo
-from tradestore.embedded.postgres import EmbeddedPostgres
-from tradestore.embedded.process import ManagedProcess, free_port
-from tradestore.embedded.services import ServiceProcess
-from tradestore.faults.proxy import FaultProxy
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.mongo import EmbeddedMongo
+from tradestore.local.postgres import EmbeddedPostgres
+from tradestore.local.process import ManagedProcess, free_port
+from tradestore.local.services import ServiceProcess
+from tradestore_tools.chaos.pidrelay import PidRelay
+from tradestore_tools.faults.proxy import FaultProxy, Target
 
 LOCAL = "127.0.0.1"
 SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
+API_CLIENT_ID = "tradedata"  # client.id prefixes of the API's and the consumers' Kafka clients
+CONSUMER_CLIENT_ID = "kafkaconsumer"  # also the prefix of kafkaconsumermssql-<instance>
 
 
 @dataclass
@@ -47,8 +51,8 @@ class Topology:
     consumers: dict[str, ServiceProcess] = field(default_factory=dict)
     api_link: FaultProxy | None = None
     consumer_link: FaultProxy | None = None
-    broker_relay: Relay | None = None
-    store_links: dict[str, Relay] = field(default_factory=dict)
+    broker_relay: PidRelay | None = None
+    store_links: dict[str, FaultProxy] = field(default_factory=dict)
     settings: Settings | None = None  # what the clients use (addresses through the relays)
     direct: Settings | None = None  # the same stores, reached directly (verification, migration)
 
@@ -58,7 +62,7 @@ class Topology:
         self.api_link = FaultProxy(LOCAL, broker_port).start()
         self.consumer_link = FaultProxy(LOCAL, broker_port).start()
         default: Target = (LOCAL, broker_port)  # tools (drain checks, topic creation) go straight through
-        self.broker_relay = Relay(by_owner(self._broker_routes, default)).start()
+        self.broker_relay = PidRelay(self._broker_routes, default).start()
         self.broker = EmbeddedBroker(LOCAL, broker_port, logs, advertised_port=self.broker_relay.port)
         self.broker.start()
         self.mongo = EmbeddedMongo(LOCAL, free_port(), self.workdir / "mongo")
@@ -68,8 +72,8 @@ class Topology:
         with psycopg.connect(self.postgres.url.replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute("CREATE DATABASE chaos")
         self.store_links = {
-            "mongo": Relay.fixed((LOCAL, self.mongo.port)).start(),
-            "sql": Relay.fixed((LOCAL, self.postgres.port)).start(),
+            "mongo": FaultProxy(LOCAL, self.mongo.port).start(),
+            "sql": FaultProxy(LOCAL, self.postgres.port).start(),
         }
         api_port = free_port()
         self.direct = self._settings(api_port, self.mongo.url, self.postgres.url_for("chaos"))

@@ -1,4 +1,4 @@
-"""The two stores as the benchmark sees them: count, when each trade was persisted, raw bulk upsert rate."""
+"""The two stores as the benchmark sees them: count and when each trade was persisted."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade, TradeSink
-from tradestore.bench.trades import trades
 
 
 class BenchStore(Protocol):
@@ -18,8 +15,6 @@ class BenchStore(Protocol):
     def count(self) -> int: ...
 
     def persisted_at(self) -> dict[str, datetime]: ...
-
-    def sink(self) -> TradeSink: ...
 
 
 class MongoStore:
@@ -41,11 +36,6 @@ class MongoStore:
         return {
             d["trade_id"]: d["persisted_at"] for d in self.coll.find({}, {"trade_id": 1, "persisted_at": 1})
         }
-
-    def sink(self) -> TradeSink:
-        from kafkaconsumer.sink import MongoSink
-
-        return MongoSink.from_settings(self.settings)
 
 
 class SqlStore:
@@ -78,28 +68,6 @@ class SqlStore:
         with self.engine.connect() as conn:
             rows = conn.execute(self.sa.select(c.trade_id, c.persisted_at)).all()
         return {str(t): (p if p.tzinfo else p.replace(tzinfo=UTC)) for t, p in rows}
-
-    def sink(self) -> TradeSink:
-        from kafkaconsumermssql.sink import SqlSink
-
-        sink: TradeSink = SqlSink.from_settings(self.settings)
-        return sink
-
-
-def raw_upsert_rate(store: BenchStore, count: int, chunk: int, prefix: str) -> dict[str, float]:
-    """The sink's own bulk upsert, called directly (no Kafka, no runtime), in chunks of `chunk`."""
-    sink = store.sink()
-    sink.setup()
-    now = datetime.now(UTC)
-    records = [
-        StoredTrade(TradePayload.model_validate(t), 0, n, now) for n, t in enumerate(trades(prefix, count))
-    ]
-    started = time.perf_counter()
-    for i in range(0, count, chunk):
-        sink.upsert(records[i : i + chunk])
-    elapsed = time.perf_counter() - started
-    sink.close()
-    return {"trades": count, "seconds": elapsed, "trades_per_s": count / elapsed}
 
 
 def wait_for_count(  # polled gently: nx-27017 is one Python process that the count competes with

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tradestore.embedded.process import ManagedProcess, wait_for_port
+from tradestore.local.process import ManagedProcess, wait_for_port
 
 SERVICE_USER = "postgres"
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from shared.logs import configure_logging
 
-REPO = Path(__file__).resolve().parents[3]
+RESULTS = Path("bench/results")  # relative to the working directory: the checkout, as the README runs it
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("bench", help="benchmark API, producer, sinks and end to end")
     p.add_argument("--quick", action="store_true", help="a small run (seconds), for a smoke test")
     p.add_argument("--compare", action="store_true", help="print the change against the last saved result")
-    p.add_argument("--results", type=Path, default=REPO / "bench" / "results", help="where results are kept")
+    p.add_argument("--results", type=Path, default=RESULTS, help="where results are kept (bench/results)")
     p.add_argument("--no-sinks", action="store_true", help="skip the sink and end-to-end rows")
     p.add_argument("--workers", type=int, help="API worker processes (TRADEDATA_WORKERS)")
     p.add_argument(
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def sizes_from(args: argparse.Namespace) -> Any:
-    from tradestore.bench.runner import QUICK, Sizes
+    from tradestore_tools.bench.runner import QUICK, Sizes
 
     sizes = QUICK if args.quick else Sizes()
     changes: dict[str, Any] = {}
@@ -49,15 +49,15 @@ def sizes_from(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tradestore.bench.report import load_latest, render, save, targets
-    from tradestore.bench.runner import run_bench
+    from tradestore_tools.bench.report import load_latest, render, save, targets
+    from tradestore_tools.bench.runner import run_bench
 
     configure_logging("INFO", "text")
     logging.getLogger("librdkafka").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     previous = load_latest(args.results)
     with tempfile.TemporaryDirectory(prefix="tradestore-bench-") as tmp:
-        result = run_bench(sizes_from(args), Path(tmp), REPO, sinks=not args.no_sinks)
+        result = run_bench(sizes_from(args), Path(tmp), Path.cwd(), sinks=not args.no_sinks)
     result["quick"] = bool(args.quick)
     result["targets"] = targets(result)
     path = save(result, args.results)

@@ -20,16 +20,16 @@ from kafkaconsumer.reader import MongoReader
 from kafkaconsumermssql.reader import SqlReader
 from shared.reader import Key, TradeReader
 from tradedata.models import utc_today
-from tradestore.chaos.faults import FaultRecord, Injector
-from tradestore.chaos.schedule import plan_faults
-from tradestore.chaos.stores import duplicate_keys, wait_settled
-from tradestore.chaos.topology import Topology
-from tradestore.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
 from tradestore.posting import Posting, post_all
 from tradestore.reconcile import Reconciliation, reconcile
 from tradestore.regress.scenario import build_scenario, summarize
+from tradestore_tools.chaos.faults import FaultRecord, Injector
+from tradestore_tools.chaos.schedule import plan_faults
+from tradestore_tools.chaos.stores import duplicate_keys, wait_settled
+from tradestore_tools.chaos.topology import Topology
+from tradestore_tools.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
 
-log = logging.getLogger("tradestore.chaos")
+log = logging.getLogger("tradestore_tools.chaos")
 
 
 @dataclass

@@ -12,11 +12,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from tradestore.chaos.schedule import Fault, FaultKind
-from tradestore.chaos.topology import Topology
-from tradestore.faults.proxy import Mode
+from tradestore_tools.chaos.schedule import Fault, FaultKind
+from tradestore_tools.chaos.topology import Topology
+from tradestore_tools.faults.proxy import Mode
 
-log = logging.getLogger("tradestore.chaos")
+log = logging.getLogger("tradestore_tools.chaos")
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from tradestore.embedded.process import ManagedProcess, wait_for_port
+from tradestore.local.process import ManagedProcess, wait_for_port
 
 
 def broker_binary() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tradestore.chaos.run import ChaosResult
+from tradestore_tools.chaos.run import ChaosResult
 
 
 def _keys(keys: list[Any], limit: int = 20) -> list[str]:

@@ -1,4 +1,4 @@
-"""A TCP proxy that can be switched to drop or stall connections: network faults on demand.
+"""A TCP proxy that can drop, stall or slow connections on demand, and pick each one's target.
 
 Put it in front of a service (a Kafka broker must advertise the proxy's address, see
 EmbeddedBroker(advertised_port=...)), then flip its mode from a test or the fault-injection run:
@@ -9,6 +9,9 @@ EmbeddedBroker(advertised_port=...)), then flip its mode from a test or the faul
 - ``STALL``: connections stay open but nothing flows, new ones are accepted but never reach the
   target (a network partition: clients see timeouts, not errors).
 
+``delay_s`` > 0 holds every chunk that long before forwarding it, in both directions (a slow link;
+order is kept: one pump per direction). Subclasses choose a connection's target from what the client
+sends first (`_route`, e.g. the chaos run's KafkaRelay routes by Kafka client id); the pumps are here only.
 The proxy runs its own asyncio loop on a daemon thread (LoopServer), so synchronous tests can drive it.
 """
 
@@ -17,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+from collections import Counter
 
-from tradestore.faults.loop import LoopServer
+from tradestore_tools.faults.loop import LoopServer
 
 CHUNK = 64 * 1024
+Target = tuple[str, int]
 
 
 class Mode(enum.StrEnum):
@@ -36,10 +41,12 @@ class FaultProxy(LoopServer):
         self, target_host: str, target_port: int, listen_host: str = "127.0.0.1", port: int = 0
     ) -> None:
         super().__init__(listen_host, port, "fault-proxy")
-        self.target = (target_host, target_port)
+        self.target: Target = (target_host, target_port)
         self.mode = Mode.FORWARD
+        self.delay_s = 0.0
         self.accepted = 0
         self.bytes_forwarded = 0
+        self.routed: Counter[Target] = Counter()  # connections opened to each target
         self._flowing = asyncio.Event()
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -74,6 +81,12 @@ class FaultProxy(LoopServer):
             writer.transport.abort()
         await super()._shutdown()
 
+    async def _route(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[Target, bytes]:
+        """The connection's target and the bytes read to choose it (forwarded first): here, the fixed one."""
+        return self.target, b""
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         if self.mode is Mode.DROP:
@@ -86,11 +99,14 @@ class FaultProxy(LoopServer):
             if writer.transport.is_closing():
                 return  # dropped while stalled
             try:
-                up_reader, up_writer = await asyncio.open_connection(*self.target)
-            except OSError:
-                return  # target down: the client sees its connection reset
+                target, head = await self._route(reader, writer)
+                self.routed[target] += 1
+                up_reader, up_writer = await asyncio.open_connection(*target)
+            except (OSError, asyncio.IncompleteReadError):
+                return  # client gone before it said enough, or target down: the client sees a reset
             self._writers.add(up_writer)
             try:
+                up_writer.write(head)
                 pumps = [
                     self._spawn(self._pump(reader, up_writer)),
                     self._spawn(self._pump(up_reader, writer)),
@@ -107,6 +123,8 @@ class FaultProxy(LoopServer):
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await src.read(CHUNK):
                 await self._flowing.wait()  # STALL holds bytes here; DROP aborts the transports
+                if self.delay_s > 0:
+                    await asyncio.sleep(self.delay_s)
                 if dst.transport.is_closing():
                     return
                 self.bytes_forwarded += len(data)

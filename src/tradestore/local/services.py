@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tradestore.embedded.process import ManagedProcess
+from tradestore.local.process import ManagedProcess
 
 
 class ServiceProcess(ManagedProcess):

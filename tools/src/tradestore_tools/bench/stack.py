@@ -10,9 +10,9 @@ from typing import TypeVar
 
 from shared.kafka import ensure_topics
 from shared.settings import Settings
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.process import ManagedProcess, free_port
-from tradestore.embedded.services import ServiceProcess
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.process import ManagedProcess, free_port
+from tradestore.local.services import ServiceProcess
 
 HOST = "127.0.0.1"
 P = TypeVar("P", bound=ManagedProcess)
@@ -51,13 +51,13 @@ class BenchStack:
 
     def start_stores(self, postgres: bool) -> None:
         """nx-27017 and a SQL database (embedded PostgreSQL when asked and installed, else SQLite)."""
-        from tradestore.embedded.mongo import EmbeddedMongo
+        from tradestore.local.mongo import EmbeddedMongo
 
         self.mongo_url = self._start(EmbeddedMongo(HOST, free_port(), self.workdir / "mongo")).url
         self.sql_url = f"sqlite:///{self.workdir / 'sql' / 'trades.db'}"
         if postgres:
             with contextlib.suppress(FileNotFoundError):
-                from tradestore.embedded.postgres import EmbeddedPostgres
+                from tradestore.local.postgres import EmbeddedPostgres
 
                 self.sql_url = self._start(EmbeddedPostgres(HOST, free_port(), self.workdir / "pg"), 60).url
 

@@ -41,8 +41,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.chaos.report import as_json, print_report
-    from tradestore.chaos.run import ChaosConfig, run_chaos
+    from tradestore_tools.chaos.report import as_json, print_report
+    from tradestore_tools.chaos.run import ChaosConfig, run_chaos
 
     configure_logging("INFO", "text")
     console = Console()

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from shared.kafka import TradeProducer, ensure_topics
     from shared.settings import Settings
     from tradedata.app import create_app
-    from tradestore.faults.fuzz import AckingProducer, EmptyReader, examples_from_env, fuzz_app
+    from tradestore_tools.faults.fuzz import AckingProducer, EmptyReader, examples_from_env, fuzz_app
 
     examples = args.examples or examples_from_env(FULL_RUN_EXAMPLES)
     # The ignored-auth check replays every case without a key: one refusal log line each, by design.
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _embedded(stack: ExitStack) -> str:
-    from tradestore.embedded.kafka import EmbeddedBroker
-    from tradestore.embedded.process import free_port
+    from tradestore.local.kafka import EmbeddedBroker
+    from tradestore.local.process import free_port
 
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tradestore-fuzz-")))
     broker = EmbeddedBroker("127.0.0.1", free_port(), workdir)

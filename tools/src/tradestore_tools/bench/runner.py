@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import statistics
 import time
@@ -13,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tradestore.bench import ceiling, load
-from tradestore.bench.facts import machine_facts, peak_rss_mb
-from tradestore.bench.stack import BenchStack, bench_stack
-from tradestore.bench.stores import BenchStore, MongoStore, SqlStore, raw_upsert_rate, wait_for_count
+from tradestore_tools.bench import ceiling, load
+from tradestore_tools.bench.facts import machine_facts, peak_rss_mb
+from tradestore_tools.bench.raw import mongo_raw_rate, sql_raw_rate
+from tradestore_tools.bench.stack import BenchStack, bench_stack
+from tradestore_tools.bench.stores import BenchStore, MongoStore, SqlStore, wait_for_count
 
-log = logging.getLogger("tradestore.bench")
+log = logging.getLogger("tradestore_tools.bench")
 
 
 @dataclass(frozen=True)
@@ -39,22 +39,7 @@ class Sizes:
 QUICK = Sizes(5_000, 1.0, (1, 4, 16), 4_000, 1_000, 2, 300, 300, 500, False)
 
 
-def colleague_raw_rate(sink: str, repo: Path) -> Callable[[str, int, int], float] | None:
-    """`raw_rate(url, n, batch)` of bench/<sink>_sink.py when that program exists, else None."""
-    path = repo / "bench" / f"{sink}_sink.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location(f"bench_{sink}_sink", path)
-    if spec is None or spec.loader is None:
-        return None
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        log.warning("cannot load %s (%s); measuring the raw rate through the sink", path, exc)
-        return None
-    found = getattr(module, "raw_rate", None)
-    return found if callable(found) else None
+RAW_RATES: dict[str, Callable[[str, int, int], float]] = {"mongo": mongo_raw_rate, "sql": sql_raw_rate}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -65,8 +50,8 @@ def percentile(values: list[float], q: float) -> float:
 class Run:
     """Runs each measurement, recording an error instead of a number when one cannot be taken."""
 
-    def __init__(self, stack: BenchStack, sizes: Sizes, repo: Path) -> None:
-        self.stack, self.sizes, self.repo = stack, sizes, repo
+    def __init__(self, stack: BenchStack, sizes: Sizes) -> None:
+        self.stack, self.sizes = stack, sizes
         self.rows: dict[str, dict[str, Any]] = {}
         self.tag = str(time.time_ns())
 
@@ -113,12 +98,9 @@ class Run:
         """Drain a pre-filled topic with `tradestore consume NAME`; compare with the sink's bulk upsert."""
         s = self.sizes
         raw_store, raw_settings = self.store(name, f"raw_{self.tag}")
-        colleague = colleague_raw_rate(name, self.repo)
-        if colleague is not None:  # the sink bench's own raw rate: bulk_write / the sink's SQL statement
-            url = raw_settings.mongo_url_value if name == "mongo" else raw_settings.sql_url_value
-            raw = {"trades_per_s": colleague(url, s.sink_trades, s.consumer_batch_size)}
-        else:
-            raw = raw_upsert_rate(raw_store, s.sink_trades, s.consumer_batch_size, f"R{self.tag}")
+        # the store's own raw rate: bulk_write / the sink's SQL statement (tradestore_tools.bench.raw)
+        url = raw_settings.mongo_url_value if name == "mongo" else raw_settings.sql_url_value
+        raw = {"trades_per_s": RAW_RATES[name](url, s.sink_trades, s.consumer_batch_size)}
         self._clear_sql(raw_store)  # SQL raw rows share the sink's table
         topic = self.stack.topic(f"bench-sink-{name}")
         settings = self.stack.settings(
@@ -142,7 +124,7 @@ class Run:
             "raw_upsert_per_s": raw["trades_per_s"],
             "ratio_to_raw": rate / raw["trades_per_s"],
             "consumer_batch_size": s.consumer_batch_size,
-            "raw_source": f"bench/{name}_sink.py raw_rate" if colleague else "sink.upsert called directly",
+            "raw_source": f"tradestore_tools.bench.raw.{name}_raw_rate",
         }
 
     @staticmethod
@@ -200,16 +182,19 @@ class Run:
         self.row("e2e", self.e2e_row)
 
 
-def run_bench(sizes: Sizes, workdir: Path, repo: Path, sinks: bool = True) -> dict[str, Any]:
-    """Start the stack, measure every row, return the result document (facts, sizes, rows)."""
+def run_bench(sizes: Sizes, workdir: Path, checkout: Path, sinks: bool = True) -> dict[str, Any]:
+    """Start the stack, measure every row, return the result document (facts, sizes, rows).
+
+    `checkout` only names the commit in the facts (git rev-parse there); nothing is run from it.
+    """
     started = time.perf_counter()
     with bench_stack(workdir) as stack:
-        run = Run(stack, sizes, repo)
+        run = Run(stack, sizes)
         run.api_rows()
         if sinks:
             run.sink_rows()
     return {
-        "facts": machine_facts(repo),
+        "facts": machine_facts(checkout),
         "sizes": asdict(sizes),
         "rows": run.rows,
         "wall_s": time.perf_counter() - started,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tradestore.bench.trades import batches
+from tradestore_tools.bench.trades import batches
 
 
 def wrk_single(url: str, connections: int, seconds: float, prefix: str) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def wrk_single(url: str, connections: int, seconds: float, prefix: str) -> dict[
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (apt-get install -y wrk)")
-    script = resources.files("tradestore.bench") / "wrk.lua"
+    script = resources.files("tradestore_tools.bench") / "wrk.lua"
     with resources.as_file(script) as path:
         out = subprocess.run(
             [

@@ -25,15 +25,15 @@ from urllib.parse import urlsplit
 
 from shared.kafka import client_config, ensure_topics
 from shared.settings import Settings
-from tradestore.drain import unread
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.mongo import EmbeddedMongo
-from tradestore.embedded.process import ManagedProcess, free_port, port_open
-from tradestore.embedded.services import ServiceProcess
 from tradestore.expiry import ExpiryScheduler
+from tradestore.local.drain import unread
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.mongo import EmbeddedMongo
+from tradestore.local.process import ManagedProcess, free_port, port_open
+from tradestore.local.services import ServiceProcess
 from tradestore.stores import open_readers
 
-log = logging.getLogger("tradestore.stack")
+log = logging.getLogger("tradestore.local.stack")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
 SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
 

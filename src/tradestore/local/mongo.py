@@ -13,7 +13,7 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from tradestore.embedded.process import ManagedProcess, wait_for_port
+from tradestore.local.process import ManagedProcess, wait_for_port
 
 
 def nx_binary() -> str:

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from fixtures.pipeline import Pipeline, poll
 from tradedata.app import create_app
-from tradestore.embedded.process import free_port
+from tradestore.local.process import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; scripts/test installs it; never `playwright install`
 FLAGS = [

@@ -64,7 +64,7 @@ def create_app(
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
         lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc are served offline by tradedata.console
+        docs_url=None,  # /docs is served offline by tradedata.console (no CDN); no ReDoc
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -74,7 +74,7 @@ def create_app(
     app.include_router(batch.router, **scope_guard(cfg, WRITE))
     app.include_router(read.router, **scope_guard(cfg, READ))
     app.include_router(health.metrics_router, **scope_guard(cfg, ADMIN))
-    console.install(app)  # /console (trades:read pages, trades:admin actions), /docs, /redoc
+    console.install(app)  # /console (trades:read pages, trades:admin actions), /docs
     return app
 
 

@@ -19,15 +19,15 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pymongo import MongoClient
-
 from kafkaconsumer.mapper import upserts, writes
 from kafkaconsumer.sink import MongoSink
+from pymongo import MongoClient
+from shared.sink import StoredTrade
+
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
 from tradestore.embedded.kafka import EmbeddedBroker
 from tradestore.embedded.mongo import EmbeddedMongo
 from tradestore.embedded.process import free_port

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from shared.sink import StoredTrade
 
 from kafkaconsumermssql.engine import make_engine
 from kafkaconsumermssql.mapper import chunks, to_rows
@@ -28,7 +29,6 @@ from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
 from tradestore.embedded.kafka import EmbeddedBroker
 from tradestore.embedded.postgres import EmbeddedPostgres
 from tradestore.embedded.process import free_port

@@ -94,7 +94,7 @@ def test_lower_version_goes_to_dlq_and_store_is_unchanged(
         wait_until(lambda: mongo_db.trades.count_documents({}) == 1)
         send(trade(1, version=1, cp="CP-1"), trade(1, version=2, cp="CP-2", book="B-2"))
         wait_until(
-            lambda: runtime.metrics.value("tradestore_dead_lettered_total", reason="lower_version") == 1
+            lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="lower_version") == 1
         )
         wait_until(lambda: mongo_db.trades.count_documents({}) == 2)
     assert mongo_db.trades.count_documents({"version": 1}) == 0

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from kafkaconsumer.reader import MongoReader
 from kafkaconsumer.sink import MongoSink
-from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.sink import StoredTrade
+
+from shared.schema import SAMPLE_TRADE, TradePayload
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from shared.sink import StoredTrade
 
 from fixtures.sql import create_database
 from kafkaconsumermssql.sink import SqlSink
 from shared.errors import StoreUnavailable
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
 from tradestore.embedded.postgres import EmbeddedPostgres
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)

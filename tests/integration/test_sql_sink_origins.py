@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shared.sink import StoredTrade
+
 from kafkaconsumermssql.sink import SqlSink
 from shared.schema import SAMPLE_TRADE, TradePayload
-from shared.sink import StoredTrade
 
 
 def test_stored_origins_name_the_record_each_key_was_written_from(sql_url: str) -> None:

@@ -6,17 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafkaconsumer.reader import MongoReader
+from kafkaconsumer.sink import MongoSink
 from pydantic import SecretStr
+from shared.sink import StoredTrade
 
 from fixtures.consumers import make_trade
 from fixtures.pipeline import Pipeline
-from kafkaconsumer.reader import MongoReader
-from kafkaconsumer.sink import MongoSink
 from kafkaconsumermssql.reader import SqlReader
 from kafkaconsumermssql.sink import SqlSink
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
 from tradestore.cli import main
 
 

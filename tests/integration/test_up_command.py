@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafkaconsumer.reader import MongoReader
 
 from fixtures.pipeline import poll
-from kafkaconsumer.reader import MongoReader
 from kafkaconsumermssql.reader import SqlReader
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings

@@ -12,15 +12,15 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kafkaconsumer.mapper import from_document, to_document
+from shared.sink import StoredTrade
+
 from kafkaconsumermssql.engine import make_engine
 from kafkaconsumermssql.mapper import to_row
 from kafkaconsumermssql.reader import SqlReader
 from kafkaconsumermssql.sink import SqlSink
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch, validate_trade
 from shared.schema import ID_MAX_LENGTH, TradePayload
-from shared.sink import StoredTrade
 
 ACCEPTED = (VersionDecision.INSERT, VersionDecision.OVERRIDE)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
+from shared.errors import StoreUnavailable
+from shared.ports import TradeFilter
 from shared.redact import redact_text
 from shared.schema import ID_MAX_LENGTH
 from tradedata.context import ApiContext, context
@@ -20,19 +21,19 @@ _MONGO_DOWN = "the trade store (MongoDB) is unavailable"
 
 
 def _reader(ctx: ApiContext) -> Any:
-    """The MongoReader, created on first use (no I/O at start-up; the API runs without MongoDB)."""
+    """The MongoDB reader, created on first use (no I/O at start-up; the API runs without MongoDB)."""
     reader = ctx.extras.get("reader")
     if reader is None:
-        from kafkaconsumer.reader import MongoReader
+        from shared.stores import open_reader
 
-        reader = ctx.extras["reader"] = MongoReader.from_settings(ctx.settings)
+        reader = ctx.extras["reader"] = open_reader(ctx.settings, "mongo")
     return reader
 
 
 async def _read(ctx: ApiContext, call: Any, *args: Any) -> Any:
     try:
         return await run_in_threadpool(call, *args)
-    except PyMongoError as exc:
+    except StoreUnavailable as exc:
         detail = redact_text(str(exc), ctx.settings.secret_values())
         raise _StoreDown(unavailable(f"{_MONGO_DOWN}: {detail[:200]}")) from None
 
@@ -62,8 +63,8 @@ async def get_trade(
     if not versions:
         return problem(404, f"no trade with trade_id {trade_id!r} is stored")
     if all_versions:
-        return JSONResponse({"trade_id": trade_id, "versions": [t.to_message() for t in versions]})
-    return JSONResponse(versions[0].to_message())
+        return JSONResponse({"trade_id": trade_id, "versions": [t.trade.to_message() for t in versions]})
+    return JSONResponse(versions[0].trade.to_message())
 
 
 @router.get("/trades", summary="Stored trades, filtered and paginated", responses={503: PROBLEM_RESPONSE})
@@ -76,15 +77,11 @@ async def list_trades(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     ctx = context(request)
-    filters: dict[str, Any] = {
-        k: v
-        for k, v in (("book_id", book_id), ("counterparty_id", counterparty_id), ("expired", expired))
-        if v is not None
-    }
+    filters = TradeFilter(book_id=book_id, counterparty_id=counterparty_id, expired=expired)
     try:
         items, total = await _read(ctx, _reader(ctx).find, filters, limit, offset)
     except _StoreDown as exc:
         return exc.response
     return JSONResponse(
-        {"items": [t.to_message() for t in items], "total": total, "limit": limit, "offset": offset}
+        {"items": [t.trade.to_message() for t in items], "total": total, "limit": limit, "offset": offset}
     )

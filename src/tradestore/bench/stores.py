@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from shared.ports import StoredTrade, TradeFilter, TradeWriter
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade, TradeSink
+from shared.stores import open_store, open_writer
 from tradestore.bench.trades import trades
 
 
@@ -19,33 +20,29 @@ class BenchStore(Protocol):
 
     def persisted_at(self) -> dict[str, datetime]: ...
 
-    def sink(self) -> TradeSink: ...
+    def sink(self) -> TradeWriter: ...
 
 
 class MongoStore:
     name = "mongo"
 
     def __init__(self, settings: Settings) -> None:
-        from pymongo import MongoClient
-
         self.settings = settings
-        self.client: Any = MongoClient(
-            settings.mongo_url_value, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=30_000
-        )
-        self.coll = self.client[settings.mongo_db][settings.mongo_collection]
+        self.store = open_store(settings, "mongo")
 
     def count(self) -> int:
-        return int(self.coll.estimated_document_count())
+        return self.store.find(TradeFilter(), 1, 0)[1]
 
     def persisted_at(self) -> dict[str, datetime]:
-        return {
-            d["trade_id"]: d["persisted_at"] for d in self.coll.find({}, {"trade_id": 1, "persisted_at": 1})
-        }
+        found: dict[str, datetime] = {}
+        while True:
+            page, total = self.store.find(TradeFilter(), 1000, len(found))
+            found.update({s.trade.trade_id: s.persisted_at for s in page})
+            if not page or len(found) >= total:
+                return found
 
-    def sink(self) -> TradeSink:
-        from kafkaconsumer.sink import MongoSink
-
-        return MongoSink.from_settings(self.settings)
+    def sink(self) -> TradeWriter:
+        return open_writer(self.settings, "mongo")
 
 
 class SqlStore:
@@ -79,11 +76,8 @@ class SqlStore:
             rows = conn.execute(self.sa.select(c.trade_id, c.persisted_at)).all()
         return {str(t): (p if p.tzinfo else p.replace(tzinfo=UTC)) for t, p in rows}
 
-    def sink(self) -> TradeSink:
-        from kafkaconsumermssql.sink import SqlSink
-
-        sink: TradeSink = SqlSink.from_settings(self.settings)
-        return sink
+    def sink(self) -> TradeWriter:
+        return open_writer(self.settings, "sql")
 
 
 def raw_upsert_rate(store: BenchStore, count: int, chunk: int, prefix: str) -> dict[str, float]:
@@ -96,7 +90,7 @@ def raw_upsert_rate(store: BenchStore, count: int, chunk: int, prefix: str) -> d
     ]
     started = time.perf_counter()
     for i in range(0, count, chunk):
-        sink.upsert(records[i : i + chunk])
+        sink.write(records[i : i + chunk])
     elapsed = time.perf_counter() - started
     sink.close()
     return {"trades": count, "seconds": elapsed, "trades_per_s": count / elapsed}

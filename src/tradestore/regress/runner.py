@@ -8,11 +8,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from shared.reader import StoreSummary, TradeReader
+from shared.ports import StoreSummary, TradeAudit
 
 
 def wait_for_summary(
-    reader: TradeReader, prefix: str, expected: StoreSummary, deadline_s: float
+    reader: TradeAudit, prefix: str, expected: StoreSummary, deadline_s: float
 ) -> tuple[StoreSummary, float]:
     """Poll the store's summary until it equals `expected` or the deadline passes; (last, seconds)."""
     started = time.monotonic()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from pymongo import ReplaceOne
-
 from kafkaconsumer.mapper import from_document, key_filter, to_document, upserts
-from shared.schema import SAMPLE_TRADE, TradePayload
+from pymongo import ReplaceOne
 from shared.sink import StoredTrade
+
+from shared.schema import SAMPLE_TRADE, TradePayload
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -62,9 +62,8 @@ def test_empty_batch_builds_no_operation() -> None:
 
 
 def test_new_keys_are_inserted_and_known_keys_upserted() -> None:
-    from pymongo import InsertOne, ReplaceOne
-
     from kafkaconsumer.mapper import writes
+    from pymongo import InsertOne, ReplaceOne
 
     fresh = StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, "version": 2}), 0, 1, NOW, new_key=True)
     known = StoredTrade(TradePayload.model_validate(SAMPLE_TRADE), 0, 2, NOW, new_key=False)
@@ -76,9 +75,8 @@ def test_new_keys_are_inserted_and_known_keys_upserted() -> None:
 
 
 def test_a_key_new_before_the_batch_stays_an_insert_with_its_latest_record() -> None:
-    from pymongo import InsertOne
-
     from kafkaconsumer.mapper import writes
+    from pymongo import InsertOne
 
     first = StoredTrade(TradePayload.model_validate(SAMPLE_TRADE), 0, 1, NOW, new_key=True)
     again = StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, "counterparty_id": "CP-2"}), 0, 2, NOW)

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+from shared.sink import StoredTrade
 
 from kafkaconsumermssql.mapper import chunks, to_row, to_rows
 from kafkaconsumermssql.schema import COLUMNS, dialect_named
@@ -17,7 +18,6 @@ from kafkaconsumermssql.statements import (
     upsert_template,
 )
 from shared.schema import SAMPLE_TRADE, TradePayload
-from shared.sink import StoredTrade
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from shared.sink import StoredTrade
 
 from shared.consumer import ConsumerRuntime, consumer_config
 from shared.consumer.batch import Inbound, Reason, decode, next_offsets
@@ -20,7 +21,6 @@ from shared.consumer.retry import Backoff
 from shared.errors import StoreUnavailable
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
-from shared.sink import StoredTrade
 
 TODAY = date(2025, 10, 1)
 
@@ -246,7 +246,7 @@ def test_bad_data_goes_to_dlq_with_reason_headers_and_offsets_are_stored_after_f
     assert producer.sent[1]["value"] == bad_schema.value()
     assert consumer.stored[-1] == [(0, 6)]
     assert len(sink.rows) == 1
-    assert runtime.metrics.value("tradestore_dead_lettered_total", reason="undecodable") == 2
+    assert runtime.metrics.value("tradestore_dead_letters_total", reason="undecodable") == 2
 
 
 def test_lower_version_is_rejected_to_dlq_and_store_unchanged() -> None:

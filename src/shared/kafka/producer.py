@@ -1,127 +1,33 @@
-"""The Kafka adapter: librdkafka configuration, topic creation, and the TradeProducer behind `send`.
+"""TradeProducer: the one Kafka producer of TradeStore, for trades (API, tools) and dead letters alike.
 
-TradeProducer picks the partition from the trade_id alone (Kafka's murmur2), so every version of
-a trade lands in one partition, in order, and one consumer of a group owns all of them.
+It partitions by trade_id (shared.kafka.partitioner), serves delivery reports on a background thread so
+callers never block, and replaces itself when the broker fences it: after a network stall the idempotent
+producer bumps its epoch and the broker answers PRODUCER_FENCED to every later record (seen on Tansu);
+only a new producer gets through again. That logic is written once, here.
 """
 
 from __future__ import annotations
 
 import logging
-import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from shared.errors import PublishUnavailable
+from shared.kafka.config import producer_config
+from shared.kafka.partitioner import partition_for, trade_id_of
 from shared.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("shared.kafka")
 
+Headers = Sequence[tuple[str, bytes]]
 
-def client_config(settings: Settings) -> dict[str, Any]:
-    """Connection and security settings common to producers, consumers and admin clients."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "security.protocol": settings.kafka_security_protocol,
-    }
-    optional = {
-        "sasl.mechanism": settings.kafka_sasl_mechanism,
-        "sasl.username": settings.kafka_sasl_username,
-        "sasl.password": settings.kafka_sasl_password.get_secret_value()
-        if settings.kafka_sasl_password
-        else None,
-        "ssl.ca.location": settings.kafka_ssl_ca_location,
-        "ssl.certificate.location": settings.kafka_ssl_certificate_location,
-        "ssl.key.location": settings.kafka_ssl_key_location,
-    }
-    config.update({k: v for k, v in optional.items() if v is not None})
-    return config
-
-
-def producer_config(settings: Settings) -> dict[str, Any]:
-    """Idempotent, acks=all; librdkafka gives up on a message when the API stops waiting for it."""
-    timeout_ms = int(settings.kafka_publish_timeout_s * 1000)
-    return {
-        **client_config(settings),
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": settings.kafka_linger_ms,
-        "compression.type": settings.kafka_compression,
-        "queue.buffering.max.messages": settings.kafka_queue_max_messages,
-        "message.timeout.ms": timeout_ms,
-        "request.timeout.ms": min(timeout_ms, 30_000),
-    }
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash (as the Java client's default partitioner uses), as a positive int."""
-    m = 0x5BD1E995
-    length = len(data)
-    words = length // 4
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    for k in struct.unpack_from(f"<{words}I", data):  # one C call for every 4-byte block
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> 24
-        h = ((h * m) & 0xFFFFFFFF) ^ ((k * m) & 0xFFFFFFFF)
-    tail = data[words * 4 :]
-    if tail:
-        if len(tail) == 3:
-            h ^= tail[2] << 16
-        if len(tail) >= 2:
-            h ^= tail[1] << 8
-        h ^= tail[0]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h & 0x7FFFFFFF
-
-
-def trade_id_of(value: Mapping[str, Any] | bytes, key: bytes) -> str:
-    """The trade_id a record is partitioned by: the value's (a trade_id may itself contain ':'); for a
-    value that is not a trade (a test's poison record), the key up to its first ':'."""
-    if not isinstance(value, bytes):
-        return str(value["trade_id"])
-    try:
-        parsed = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("trade_id"), str):
-        return str(parsed["trade_id"])
-    return key.decode(errors="replace").split(":", 1)[0]
-
-
-def partition_for(trade_id: str, partitions: int) -> int:
-    """The partition of every version of `trade_id`."""
-    return murmur2(trade_id.encode()) % partitions
-
-
-def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout_s: float = 10.0) -> None:
-    """Create the trades and dead-letter topics with TRADES_TOPIC_PARTITIONS when missing."""
-    names = list(topics) if topics is not None else [settings.trades_topic, settings.trades_dlq_topic]
-    config: dict[str, Any] = {**client_config(settings), "logger": logging.getLogger("librdkafka")}
-    admin = AdminClient(config)
-    existing = admin.list_topics(timeout=timeout_s).topics
-    missing = [NewTopic(n, settings.trades_topic_partitions, 1) for n in names if n not in existing]
-    if not missing:
-        return
-    for name, future in admin.create_topics(missing, request_timeout=timeout_s).items():
-        try:
-            future.result(timeout_s)
-            log.info("created topic %s with %d partitions", name, settings.trades_topic_partitions)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
-
-
-# Delivery errors that mean the producer's identity is spent (seen on Tansu after a stall: the epoch
-# bump is answered PRODUCER_FENCED for every later record); only a new producer gets through again.
+# Delivery errors that mean the producer's identity is spent: only a new producer gets through again.
 PRODUCER_IDENTITY_ERRORS = frozenset(
     {
         KafkaError.PRODUCER_FENCED,
@@ -143,22 +49,19 @@ class Delivery:
 
 
 class TradeProducer:
-    """`send(topic, value=..., key=...)` over confluent_kafka.Producer; returns a Future of a Delivery.
+    """`send(topic, value, key, headers)` returns a Future of a Delivery; it fails with PublishUnavailable
+    when the broker does not acknowledge within KAFKA_PUBLISH_TIMEOUT_S (librdkafka's message.timeout.ms).
 
-    A background thread serves delivery reports, so callers never block: the API awaits the
-    Future with asyncio.wrap_future. The Future fails with PublishUnavailable if the broker does
-    not acknowledge within KAFKA_PUBLISH_TIMEOUT_S (librdkafka's message.timeout.ms).
-
-    A fatal producer error (seen: after a network stall the idempotent producer bumps its epoch and
-    the broker answers PRODUCER_FENCED) would refuse every later record; the delivery thread then
-    fails what is in flight and replaces the producer, so the API recovers by itself. Topic metadata
-    is fetched off the request path (`warm`, and a background refresh on a miss).
+    `block_on_metadata=False` (the API): a topic-metadata miss never blocks the caller; the metadata is
+    fetched in the background and the call is refused meanwhile. `client_id` names the role (PLAN.md).
     """
 
-    def __init__(self, settings: Settings, block_on_metadata: bool = True) -> None:
-        """`block_on_metadata=False` (the API): a metadata miss never blocks the caller."""
+    def __init__(
+        self, settings: Settings, block_on_metadata: bool = True, client_id: str = "tradedata"
+    ) -> None:
         self._settings = settings
         self._block_on_metadata = block_on_metadata
+        self.client_id = client_id
         self._fatal: KafkaError | None = None
         self._producer = self._new_producer()
         self._partitions: dict[str, int] = {}
@@ -171,7 +74,7 @@ class TradeProducer:
 
     def _new_producer(self) -> Producer:
         config = {
-            **producer_config(self._settings),
+            **producer_config(self._settings, self.client_id),
             "logger": logging.getLogger("librdkafka"),
             "error_cb": self._on_error,
         }
@@ -193,8 +96,8 @@ class TradeProducer:
                 self._replace()
 
     def _replace(self) -> None:
-        """Fail the records of a fenced producer (their futures answer 503) and start a fresh one."""
-        log.error("Kafka producer failed fatally (%s); replacing it", self._fatal)
+        """Fail the records of a fenced producer (their futures fail) and start a fresh one."""
+        log.error("Kafka producer %s failed fatally (%s); replacing it", self.client_id, self._fatal)
         old, self._producer = self._producer, self._new_producer()
         self._fatal = None
         self.replacements += 1
@@ -241,10 +144,15 @@ class TradeProducer:
             with self._lock:
                 self._refreshing.discard(topic)
 
-    def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
+    def send(
+        self,
+        topic: str,
+        value: Mapping[str, Any] | bytes | None,
+        key: bytes | None,
+        headers: Headers | None = None,
+    ) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
-        payload = value if isinstance(value, bytes) else orjson.dumps(value)  # the bytes batch ingest sends
-        trade_id = trade_id_of(value, key)
+        payload = value if value is None or isinstance(value, bytes) else orjson.dumps(value)
         future: Future[Delivery] = Future()
         future.set_running_or_notify_cancel()
 
@@ -255,9 +163,10 @@ class TradeProducer:
             else:
                 future.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
 
-        partition = partition_for(trade_id, self.partition_count(topic))
+        partition = partition_for(trade_id_of(value, key), self.partition_count(topic))
+        extra: dict[str, Any] = {"headers": list(headers)} if headers else {}
         try:
-            self._producer.produce(topic, payload, key, partition=partition, on_delivery=on_delivery)
+            self._producer.produce(topic, payload, key, partition=partition, on_delivery=on_delivery, **extra)
         except BufferError:
             raise PublishUnavailable("producer queue is full; the broker is slow or unreachable") from None
         except KafkaException as exc:
@@ -269,8 +178,10 @@ class TradeProducer:
         topic: str,
         records: Iterable[tuple[str, bytes, bytes]],
         on_delivery: Callable[[int, KafkaError | None, Any], None],
+        headers: Headers | None = None,
     ) -> int:
-        """Queue (trade_id, key, value) records in order, without a Future each (batch ingest).
+        """Queue (trade_id, key, value) records in order, without a Future each (batch ingest); `headers`
+        go on every record.
 
         `records` may be a generator: librdkafka copies each payload, so the caller's bytes can go as
         soon as they are queued. `on_delivery(index, error, message)` runs on the delivery thread once
@@ -279,6 +190,7 @@ class TradeProducer:
         """
         partitions = self.partition_count(topic)
         produce = self._producer.produce
+        extra: dict[str, Any] = {"headers": list(headers)} if headers else {}
         queued = 0
         for index, (trade_id, key, value) in enumerate(records):
 
@@ -288,9 +200,8 @@ class TradeProducer:
                 on_delivery(index, err, msg)
 
             try:
-                produce(
-                    topic, value, key, partition=partition_for(trade_id, partitions), on_delivery=delivered
-                )
+                partition = partition_for(trade_id, partitions)
+                produce(topic, value, key, partition=partition, on_delivery=delivered, **extra)
             except (BufferError, KafkaException) as exc:
                 if index == 0:
                     raise PublishUnavailable(f"producer refused the batch: {exc}") from None

@@ -1,0 +1,115 @@
+"""The MongoDB write of a batch: conditional on the trade's head, one upsert on `_id` per business key.
+
+Why a head, and why the write is correct on MongoDB. The version rule ("never store a version below a
+stored higher version of the same trade_id") spans documents, and MongoDB makes only single-document
+operations atomic without a replica-set transaction. So each trade_id has one small *head* document in
+`<collection>_heads`: `{_id: trade_id, version: highest admitted version}`. Before its documents are
+written, a batch raises each of its trade_ids' heads to the batch's highest version for it with one
+atomic upsert whose filter matches only a head at or below that version (`raise_head`). If another
+writer (a second consumer during a rebalance) already admitted a higher version, the filter misses, the
+upsert tries to insert a second document with the same `_id`, and MongoDB refuses it with a duplicate
+key (11000): that trade's records are stale and are not written. The head upsert is the linearisation
+point: every admitted batch is ordered by its head raise, so the store always equals some serial
+order of the writers in which no version was written after a higher one was admitted. A crash between
+the head raise and the documents leaves the head ahead; the redelivered batch passes again (`$lte`).
+Two first raises of a new trade_id can also collide on the insert; the head is then read and the raise
+retried, so a collision is never mistaken for a stale version.
+
+Documents are upserts on `_id` (the key, see mongo_mapping): idempotent, and the same cost whatever
+the collection size, on MongoDB and on nx-27017 alike. A document stored with another `_id` (before
+`_id` was the key) fails the `_id` upsert with a duplicate key on the unique business-key index and is
+upserted on the key instead. A document the server still refuses is a per-record failure (`refused`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from shared.errors import StoreUnavailable
+from shared.ports import Key, StoredTrade, WriteResult
+from shared.stores.mongo_mapping import Document, raise_head, replace_by_id, replace_by_key
+from shared.stores.records import latest_per_key
+
+DUPLICATE_KEY = 11000
+# Server error codes that mean "not now" (failover, shutdown, timeouts, write conflicts): retried.
+TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 251, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+HEAD_ATTEMPTS = 3
+
+
+def write_batch(
+    trades: Collection[Document], heads: Collection[Document], records: Sequence[StoredTrade]
+) -> WriteResult:
+    """Admit the batch's trade_ids through their heads, then upsert the admitted records' documents."""
+    batch = latest_per_key(records)
+    top: dict[str, int] = {}
+    for record in batch:
+        top[record.trade.trade_id] = max(top.get(record.trade.trade_id, 0), record.trade.version)
+    higher = admit(heads, top)
+    stale = {r.key: higher[r.trade.trade_id] for r in batch if r.trade.trade_id in higher}
+    admitted = [r for r in batch if r.key not in stale]
+    refused = write_documents(trades, admitted)
+    return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)
+
+
+def admit(heads: Collection[Document], top: Mapping[str, int]) -> dict[str, int]:
+    """Raise each trade_id's head to its version in `top`; the trade_ids refused, with the higher head."""
+    pending = dict(top)
+    higher: dict[str, int] = {}
+    for _attempt in range(HEAD_ATTEMPTS):
+        failed = _bulk_failures(heads, [raise_head(t, v) for t, v in pending.items()], list(pending))
+        if not failed:
+            return higher
+        stored = {d["_id"]: int(d["version"]) for d in heads.find({"_id": {"$in": failed}})}
+        higher.update({t: stored[t] for t in failed if stored.get(t, -1) > pending[t]})
+        pending = {t: pending[t] for t in failed if t not in higher}  # lost a first-insert race: again
+        if not pending:
+            return higher
+    raise StoreUnavailable(f"heads of {len(pending)} trade_ids kept colliding; retrying the batch")
+
+
+def write_documents(trades: Collection[Document], records: Sequence[StoredTrade]) -> dict[Key, str]:
+    """Upsert every record's document; the records the server refused, with its reason."""
+    if not records:
+        return {}
+    failures = _write_errors(trades, [replace_by_id(r) for r in records])
+    retry = [records[i] for i, e in failures.items() if e.get("code") == DUPLICATE_KEY]
+    refused = {records[i].key: _reason(e) for i, e in failures.items() if e.get("code") != DUPLICATE_KEY}
+    if retry:
+        again = _write_errors(trades, [replace_by_key(r) for r in retry])
+        refused.update({retry[i].key: _reason(e) for i, e in again.items()})
+    return refused
+
+
+def _bulk_failures(heads: Collection[Document], ops: list[Any], ids: list[str]) -> list[str]:
+    """The trade_ids whose head raise failed with a duplicate key (other failures raise)."""
+    errors = _write_errors(heads, ops)
+    unexpected = [e for e in errors.values() if e.get("code") != DUPLICATE_KEY]
+    if unexpected:
+        raise StoreUnavailable(f"raising trade heads failed: {_reason(unexpected[0])}")
+    return [ids[i] for i in errors]
+
+
+def _write_errors(coll: Collection[Document], ops: list[Any]) -> dict[int, dict[str, Any]]:
+    """Run an unordered bulk write; its per-operation errors by index. Transient ones raise."""
+    if not ops:
+        return {}
+    try:
+        coll.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        details = exc.details
+        if details.get("writeConcernErrors"):
+            raise StoreUnavailable(f"write concern not met: {details['writeConcernErrors'][0]}") from None
+        errors = {int(e["index"]): e for e in details.get("writeErrors", [])}
+        transient = [e for e in errors.values() if e.get("code") in TRANSIENT_CODES]
+        if transient:
+            raise StoreUnavailable(f"MongoDB asked to retry: {_reason(transient[0])}") from None
+        return errors
+    return {}
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    return f"MongoDB error {error.get('code')}: {str(error.get('errmsg', ''))[:300]}"

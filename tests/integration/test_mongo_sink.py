@@ -159,7 +159,7 @@ def test_store_outage_while_trades_flow_then_every_trade_present_once(
             log.warning("writes resumed %.2fs after the store came back", resume_s)
             flow.join(30)
             wait_until(runtime.ready, 10)
-            sink_db = runtime.sink
+            sink_db = runtime.writer
             wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 300)
         assert resume_s < 5.0
         from pymongo import MongoClient

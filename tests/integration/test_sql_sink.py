@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from shared.sink import StoredTrade
 
 from fixtures.sql import create_database
 from kafkaconsumermssql.sink import SqlSink
 from shared.errors import StoreUnavailable
+from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from tradestore.embedded.postgres import EmbeddedPostgres

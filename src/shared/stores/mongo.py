@@ -23,7 +23,7 @@ from shared.redact import redact_text, redact_url
 from shared.schema import TradePayload
 from shared.settings import Settings
 from shared.stores.mongo_mapping import READ_PROJECTION, Document, from_document, stored_from_document
-from shared.stores.mongo_writes import TRANSIENT_CODES, admit, write_batch
+from shared.stores.mongo_writes import TRANSIENT_CODES, admit, expire_matured, write_batch
 from shared.stores.records import prefix_upper_bound, wanted_origins
 
 log = logging.getLogger(__name__)
@@ -172,10 +172,9 @@ class MongoStore:
                 yield from_document(doc)
 
     def expire(self, today: date) -> int:
-        """Set-based and idempotent: flag every live trade whose maturity date is before today."""
-        live = {"maturity_date": {"$lt": today.isoformat()}, "expired": False}
+        """Idempotent: flag every live trade whose maturity date is before today (mongo_writes)."""
         with self._translate("expiring trades"):
-            return self._coll().update_many(live, {"$set": {"expired": True}}).modified_count
+            return expire_matured(self._coll(), today)
 
     def close(self) -> None:
         if self._client is not None:

@@ -24,8 +24,10 @@ upserted on the key instead. A document the server still refuses is a per-record
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
@@ -82,6 +84,33 @@ def write_documents(trades: Collection[Document], records: Sequence[StoredTrade]
         again = _write_errors(trades, [replace_by_key(r) for r in retry])
         refused.update({retry[i].key: _reason(e) for i, e in again.items()})
     return refused
+
+
+def expire_matured(trades: Collection[Document], today: date, chunk: int = 1000) -> int:
+    """Flag every live trade whose maturity date is before `today`; the count flagged.
+
+    Each document is rewritten whole, on the condition that it is still the one read (same `_id`,
+    persisted_at and offset, still live): a document a consumer rewrote meanwhile is left to the
+    consumer's own maturity check, never overwritten with older content. (A `$set` would be set-based,
+    but nx-27017 stores a `$set` boolean as the integer 1; whole documents keep their types on both.)
+    """
+    live = {"maturity_date": {"$lt": today.isoformat()}, "expired": False}
+    flagged = 0
+    batch: list[Any] = []
+    for doc in trades.find(live):
+        same = {
+            "_id": doc["_id"],
+            "persisted_at": doc["persisted_at"],
+            "offset": doc["offset"],
+            "expired": False,
+        }
+        batch.append(ReplaceOne(same, {**doc, "expired": True}))
+        if len(batch) >= chunk:
+            flagged += trades.bulk_write(batch, ordered=False).modified_count
+            batch = []
+    if batch:
+        flagged += trades.bulk_write(batch, ordered=False).modified_count
+    return flagged
 
 
 def _bulk_failures(heads: Collection[Document], ops: list[Any], ids: list[str]) -> list[str]:

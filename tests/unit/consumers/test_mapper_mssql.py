@@ -6,7 +6,6 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from shared.sink import StoredTrade
 
 from kafkaconsumermssql.mapper import chunks, to_row, to_rows
 from kafkaconsumermssql.schema import COLUMNS, dialect_named
@@ -17,6 +16,7 @@ from kafkaconsumermssql.statements import (
     upsert_params,
     upsert_template,
 )
+from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)

@@ -7,18 +7,20 @@ import random
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from shared.sink import StoredTrade
 
 from shared.consumer import ConsumerRuntime, consumer_config
 from shared.consumer.batch import Inbound, Reason, decode, next_offsets
 from shared.consumer.dlq import DeadLetterPublisher, DeadLetterUnavailable
 from shared.consumer.retry import Backoff
-from shared.errors import StoreUnavailable
+from shared.errors import PublishUnavailable, StoreUnavailable
+from shared.kafka import Delivery
+from shared.ports import StoredTrade, WriteResult
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 
@@ -56,6 +58,9 @@ class Msg:
 
     def error(self) -> Any:
         return self._e
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return None
 
 
 class FakeConsumer:
@@ -149,32 +154,34 @@ class FakeSink:
         self._maybe_fail()
         return {k: (r.partition, r.offset) for k, r in self.rows.items() if k in keys}
 
-    def upsert(self, records: Sequence[StoredTrade]) -> int:
+    def write(self, records: Sequence[StoredTrade]) -> WriteResult:
         self._maybe_fail()
         for r in records:
             self.rows[r.trade.key] = r
-        return len(records)
+        return WriteResult(written=len(records))
 
     def close(self) -> None:
         self.closed = True
 
 
 class FakeProducer:
+    """shared.kafka.TradeProducer's send: records what is sent; `unacked` sends fail their future."""
+
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.unacked = 0
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(kw["headers"])})
-
-    def flush(self, timeout: float = 0) -> int:
+    def send(
+        self, topic: str, value: Any, key: Any, headers: Sequence[tuple[str, bytes]] | None = None
+    ) -> Future[Delivery]:
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers or [])})
+        future: Future[Delivery] = Future()
         if self.unacked:
             self.unacked -= 1
-            return 1
-        return 0
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
+            future.set_exception(PublishUnavailable("broker did not acknowledge: timed out"))
+        else:
+            future.set_result(Delivery(topic, 0, len(self.sent) - 1))
+        return future
 
 
 def trade(**changes: Any) -> dict[str, Any]:
@@ -351,8 +358,10 @@ def test_unacknowledged_dead_letters_are_retried_before_the_commit() -> None:
 
 def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
     class Failing(FakeProducer):
-        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-            kw["on_delivery"]("broker gone", None)
+        def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+            future: Future[Delivery] = Future()
+            future.set_exception(PublishUnavailable("broker gone"))
+            return future
 
     letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
     assert not isinstance(letter, type(None))
@@ -360,10 +369,10 @@ def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
         DeadLetterPublisher(Failing(), "dlq", "s").publish([letter])  # type: ignore[list-item]
 
     class Full(FakeProducer):
-        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-            raise BufferError
+        def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+            raise PublishUnavailable("producer queue is full")
 
-    with pytest.raises(DeadLetterUnavailable, match="queue full"):
+    with pytest.raises(DeadLetterUnavailable, match="queue is full"):
         DeadLetterPublisher(Full(), "dlq", "s").publish([letter])  # type: ignore[list-item]
 
 
@@ -466,19 +475,29 @@ def test_decode_refuses_json_that_is_not_an_object() -> None:
     assert getattr(out, "reason", None) is Reason.UNDECODABLE
 
 
-def test_dlq_publisher_replaces_a_fenced_producer_for_the_retry() -> None:
-    class Fenced(FakeProducer):
-        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-            kw["on_delivery"](KafkaError(KafkaError.PRODUCER_FENCED), None)
+def test_dead_letters_keep_the_original_headers_and_add_why_and_where() -> None:
+    runtime, _, _, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    record = Inbound(
+        "trades", 2, 9, b"k", b"nope", (("tradestore.principal", b"key-7"), ("dlq.reason", b"old"))
+    )
+    runtime.process([record])
+    [sent] = producer.sent
+    assert sent["headers"]["tradestore.principal"] == b"key-7"
+    assert sent["headers"]["dlq.reason"] == b"undecodable"
+    assert (sent["headers"]["dlq.partition"], sent["headers"]["dlq.offset"]) == (b"2", b"9")
 
-    fresh = FakeProducer()
-    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
-    publisher = DeadLetterPublisher(Fenced(), "dlq", "s", new_producer=lambda: fresh)
-    with pytest.raises(DeadLetterUnavailable, match="did not acknowledge"):
-        publisher.publish([letter])  # type: ignore[list-item]
-    assert publisher.producer is fresh
-    publisher.publish([letter])  # type: ignore[list-item]
-    assert len(fresh.sent) == 1
+
+def test_the_principal_header_is_stored_with_the_trade() -> None:
+    runtime, _, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    [m] = inbound([msg(0)])
+    runtime.process(
+        [Inbound(m.topic, m.partition, m.offset, m.key, m.value, (("tradestore.principal", b"sub-1"),))]
+    )
+    assert next(iter(sink.rows.values())).principal == "sub-1"
 
 
 def test_a_replayed_batch_reports_no_false_lower_version_rejections() -> None:

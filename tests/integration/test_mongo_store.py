@@ -77,7 +77,12 @@ def test_stored_origins_name_the_record_each_key_was_written_from(store: MongoSt
 
 
 def test_expiry_flags_matured_trades_and_keeps_the_boolean_type(store: MongoStore, mongo_db: Db) -> None:
-    store.write([stored(1, trade_id="E-1", maturity_date="2027-01-10"), stored(2, trade_id="E-2", maturity_date="2028-01-01")])
+    store.write(
+        [
+            stored(1, trade_id="E-1", maturity_date="2027-01-10"),
+            stored(2, trade_id="E-2", maturity_date="2028-01-01"),
+        ]
+    )
     assert store.expire(date(2027, 3, 2)) == 1
     assert store.expire(date(2027, 3, 2)) == 0
     assert [(t.trade_id, t.expired) for t in store.iter_trades()] == [("E-1", True), ("E-2", False)]

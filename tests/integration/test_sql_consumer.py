@@ -18,10 +18,10 @@ from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.mongo import settings_env, wait_until
 from fixtures.sql import create_database
 from kafkaconsumermssql.schema import trades_table
-from kafkaconsumermssql.sink import SqlSink
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer
 from shared.settings import Settings
+from shared.stores import open_writer
 from tradestore.embedded.postgres import EmbeddedPostgres
 from tradestore.embedded.process import free_port
 from tradestore.embedded.services import ServiceProcess
@@ -94,7 +94,7 @@ def tables() -> Iterator[Callable[[str], Table]]:
 
 def running(settings: Settings) -> AbstractContextManager[ConsumerRuntime]:
     """A ConsumerRuntime with a SqlSink on a background thread; stopped and joined on exit."""
-    return running_runtime(settings, SqlSink.from_settings(settings))
+    return running_runtime(settings, open_writer(settings, "sql"))
 
 
 @pytest.fixture

@@ -18,17 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from shared.sink import StoredTrade
 
 from kafkaconsumermssql.engine import make_engine
 from kafkaconsumermssql.mapper import chunks, to_rows
 from kafkaconsumermssql.schema import trades_table
-from kafkaconsumermssql.sink import SqlSink
 from kafkaconsumermssql.statements import chunk_sizes, max_rows_per_statement, upsert_params, upsert_template
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
+from shared.ports import StoredTrade
 from shared.schema import TradePayload
 from shared.settings import Settings
+from shared.stores import open_writer
 from tradestore.embedded.kafka import EmbeddedBroker
 from tradestore.embedded.postgres import EmbeddedPostgres
 from tradestore.embedded.process import free_port
@@ -86,7 +86,7 @@ def sink_rate(bootstrap: str, url: str, n: int, batch: int) -> float:
         f.result(30)
     producer.close()
 
-    runtime = ConsumerRuntime(settings, SqlSink.from_settings(settings))
+    runtime = ConsumerRuntime(settings, open_writer(settings, "sql"))
     thread = threading.Thread(target=runtime.run, daemon=True)
     thread.start()
     persisted = lambda: runtime.metrics.value("tradestore_persisted_total")  # noqa: E731

@@ -16,6 +16,7 @@ COMMANDS = [
     "migrate",
     "expire",
     "reconcile",
+    "dlq",
     "regress",
     "bench",
     "fuzz",

@@ -91,7 +91,7 @@ class MongoStore:
             coll.create_index([("trade_id", ASCENDING), ("version", DESCENDING)], name="trade_version")
             heads = self._coll("_heads")
             if heads.find_one({}, {"_id": 1}) is None and coll.find_one({}, {"_id": 1}) is not None:
-                admit(heads, self._max_versions({}))
+                admit(heads, {t: [v] for t, v in self._max_versions({}).items()})
         log.info("mongo store ready: %s %s.%s", redact_url(self._url), self.database, self.collection_name)
 
     def ping(self) -> None:

@@ -84,12 +84,8 @@ def replace_by_key(record: StoredTrade) -> ReplaceOne[Document]:
     return ReplaceOne(key_filter(record.key), document, upsert=True)
 
 
-def raise_head(trade_id: str, version: int) -> UpdateOne:
-    """Raise the trade's head (highest admitted version) to `version` unless it is already higher.
-
-    The filter matches only a head at or below `version`; a higher head makes the upsert insert a second
-    `_id` and fail with a duplicate key: that failure is the refusal (see shared.stores.mongo_writes).
-    """
-    return UpdateOne(
-        {"_id": trade_id, "version": {"$lte": version}}, {"$max": {"version": version}}, upsert=True
-    )
+def raise_head(trade_id: str, low: int, top: int) -> UpdateOne:
+    """Raise the trade's head (highest admitted version) to `top`, provided it is at most `low` (the
+    lowest version about to be written). A higher head makes the upsert insert a second `_id` and fail
+    with a duplicate key: that failure is the refusal (see shared.stores.mongo_writes)."""
+    return UpdateOne({"_id": trade_id, "version": {"$lte": low}}, {"$max": {"version": top}}, upsert=True)

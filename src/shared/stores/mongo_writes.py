@@ -5,10 +5,11 @@ stored higher version of the same trade_id") spans documents, and MongoDB makes 
 operations atomic without a replica-set transaction. So each trade_id has one small *head* document in
 `<collection>_heads`: `{_id: trade_id, version: highest admitted version}`. Before its documents are
 written, a batch raises each of its trade_ids' heads to the batch's highest version for it with one
-atomic upsert whose filter matches only a head at or below that version (`raise_head`). If another
-writer (a second consumer during a rebalance) already admitted a higher version, the filter misses, the
-upsert tries to insert a second document with the same `_id`, and MongoDB refuses it with a duplicate
-key (11000): that trade's records are stale and are not written. The head upsert is the linearisation
+atomic upsert whose filter matches only a head at or below the batch's lowest version for it
+(`raise_head`). If a higher version was admitted before (by this consumer, or by a second one during a
+rebalance), the filter misses, the upsert tries to insert a second document with the same `_id`, and
+MongoDB refuses it with a duplicate key (11000): the head is read, the records below it are stale and
+not written, and the raise is retried for the versions at or above it. The head upsert is the linearisation
 point: every admitted batch is ordered by its head raise, so the store always equals some serial
 order of the writers in which no version was written after a higher one was admitted. A crash between
 the head raise and the documents leaves the head ahead; the redelivered batch passes again (`$lte`).
@@ -47,27 +48,36 @@ def write_batch(
 ) -> WriteResult:
     """Admit the batch's trade_ids through their heads, then upsert the admitted records' documents."""
     batch = latest_per_key(records)
-    top: dict[str, int] = {}
+    versions: dict[str, list[int]] = {}
     for record in batch:
-        top[record.trade.trade_id] = max(top.get(record.trade.trade_id, 0), record.trade.version)
-    higher = admit(heads, top)
-    stale = {r.key: higher[r.trade.trade_id] for r in batch if r.trade.trade_id in higher}
+        versions.setdefault(record.trade.trade_id, []).append(record.trade.version)
+    higher = admit(heads, versions)
+    stale = {r.key: higher[r.key[0]] for r in batch if r.key[1] < higher.get(r.key[0], 0)}
     admitted = [r for r in batch if r.key not in stale]
     refused = write_documents(trades, admitted)
     return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)
 
 
-def admit(heads: Collection[Document], top: Mapping[str, int]) -> dict[str, int]:
-    """Raise each trade_id's head to its version in `top`; the trade_ids refused, with the higher head."""
-    pending = dict(top)
+def admit(heads: Collection[Document], versions: Mapping[str, list[int]]) -> dict[str, int]:
+    """Raise each trade_id's head over the versions about to be written; for the trade_ids whose head
+    was higher than some of them, that head (the versions below it must not be written)."""
+    pending = {t: (min(v), max(v)) for t, v in versions.items()}
     higher: dict[str, int] = {}
-    for _attempt in range(HEAD_ATTEMPTS):
-        failed = _bulk_failures(heads, [raise_head(t, v) for t, v in pending.items()], list(pending))
+    for _attempt in range(HEAD_ATTEMPTS + 1):
+        ops = [raise_head(t, low, top) for t, (low, top) in pending.items()]
+        failed = _bulk_failures(heads, ops, list(pending))
         if not failed:
             return higher
         stored = {d["_id"]: int(d["version"]) for d in heads.find({"_id": {"$in": failed}})}
-        higher.update({t: stored[t] for t in failed if stored.get(t, -1) > pending[t]})
-        pending = {t: pending[t] for t in failed if t not in higher}  # lost a first-insert race: again
+        retry: dict[str, tuple[int, int]] = {}
+        for t in failed:
+            head = stored.get(t, -1)
+            if head > pending[t][0]:
+                higher[t] = head
+            admissible = [v for v in versions[t] if v >= max(head, pending[t][0])]
+            if admissible:  # a first-insert race lost, or versions at or above the head: raise again
+                retry[t] = (min(admissible), pending[t][1])
+        pending = retry
         if not pending:
             return higher
     raise StoreUnavailable(f"heads of {len(pending)} trade_ids kept colliding; retrying the batch")

@@ -21,7 +21,7 @@ from shared.consumer.retry import Backoff
 from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.kafka import Delivery
 from shared.ports import StoredTrade, WriteResult
-from shared.schema import SAMPLE_TRADE
+from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 
 TODAY = date(2025, 10, 1)
@@ -515,3 +515,63 @@ def test_a_replayed_batch_reports_no_false_lower_version_rejections() -> None:
     # a genuinely stale copy (another offset) is still dead-lettered
     runtime.process(inbound([msg(2, version=1)]))
     assert len(producer.sent) == 1
+
+
+def make_with(store: Any) -> tuple[ConsumerRuntime, FakeConsumer, FakeProducer]:
+    clock = Clock()
+    consumer, producer = FakeConsumer(clock), FakeProducer()
+    runtime = ConsumerRuntime(
+        Settings(trades_dlq_topic="dlq"),
+        store,
+        consumer=consumer,
+        dlq_producer=producer,
+        today=lambda: TODAY,
+        now=lambda: datetime(2025, 10, 1, tzinfo=UTC),
+        clock=clock,
+        backoff=Backoff(0.2, 1.0, random.Random(1)),
+    )
+    consumer.runtime = runtime
+    runtime.run()
+    runtime._stop.clear()
+    return runtime, consumer, producer
+
+
+@pytest.mark.parametrize("batch_refusal", [False, True])
+@pytest.mark.parametrize(("size", "culprit"), [(1, 0), (5, 0), (5, 2), (5, 4), (64, 63)])
+def test_a_record_the_store_refuses_is_dead_lettered_and_the_rest_persisted(
+    batch_refusal: bool, size: int, culprit: int
+) -> None:
+    from fixtures.fake_store import FakeStore
+
+    store = FakeStore(batch_refusal=batch_refusal)
+    store.poison.add(f"T-{culprit}")
+    runtime, consumer, producer = make_with(store)
+    runtime.process(inbound([msg(i, trade_id=f"T-{i}") for i in range(size)]))
+    [letter] = producer.sent
+    assert letter["headers"]["dlq.reason"] == b"store_rejected"
+    assert f"T-{culprit}" in letter["headers"]["dlq.detail"].decode()
+    assert letter["key"] == f"T-{culprit}:1:B-1".encode()
+    assert sorted(k[0] for k in store.rows) == sorted(f"T-{i}" for i in range(size) if i != culprit)
+    assert consumer.stored[-1] == [(0, size)]  # the partition moves on
+    assert runtime.metrics.value("tradestore_persisted_total") == size - 1
+    assert runtime.metrics.value("tradestore_dead_letters_total", reason="store_rejected") == 1
+    runtime.process(inbound([msg(size, trade_id="T-next")]))  # and the consumer keeps going
+    assert ("T-next", 1, "B-1") in store.rows
+
+
+def test_a_version_the_store_guard_refuses_is_dead_lettered_as_lower_version_not_persisted() -> None:
+    from fixtures.fake_store import FakeStore
+
+    store = FakeStore()
+    runtime, _, producer = make_with(store)
+    real_max = store.max_versions
+    store.max_versions = lambda ids: {}  # type: ignore[method-assign]  # a racing writer is not seen yet
+    store.rows[("T-1001", 5, "B-1")] = StoredTrade(
+        TradePayload.model_validate(trade(version=5)), 1, 99, datetime(2025, 10, 1, tzinfo=UTC)
+    )
+    runtime.process(inbound([msg(0, version=2)]))
+    store.max_versions = real_max  # type: ignore[method-assign]
+    [letter] = producer.sent
+    assert letter["headers"]["dlq.reason"] == b"lower_version"
+    assert b"race guard" in letter["headers"]["dlq.detail"]
+    assert runtime.metrics.value("tradestore_persisted_total") == 0

@@ -70,10 +70,10 @@ def test_a_document_stored_with_another_id_is_replaced_on_the_business_key() -> 
     assert "_id" not in op._doc
 
 
-def test_a_head_is_raised_only_from_at_or_below_the_version() -> None:
-    op = raise_head("T-1", 3)
+def test_a_head_is_raised_to_the_top_only_from_at_or_below_the_lowest_version() -> None:
+    op = raise_head("T-1", 2, 3)
     assert isinstance(op, UpdateOne)
-    assert op._filter == {"_id": "T-1", "version": {"$lte": 3}}
+    assert op._filter == {"_id": "T-1", "version": {"$lte": 2}}
     assert op._doc == {"$max": {"version": 3}}
     assert op._upsert is True
 

@@ -14,7 +14,7 @@ from shared.errors import StoreUnavailable
 from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.stores.mongo import MongoStore
-from tradestore.embedded.process import free_port
+from tradestore.local.process import free_port
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 Db = Database[dict[str, Any]]

@@ -1,7 +1,8 @@
 """Raw write rates of each store, no Kafka and no sink: the yardstick the sink rows are compared with.
 
 Mongo: the store's own write of fresh trades (head raises, then upserts on `_id`: shared.stores.mongo_writes).
-SQL: the sink's own upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py print them too.
+SQL: the sink's own upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py
+print them too.
 """
 
 from __future__ import annotations

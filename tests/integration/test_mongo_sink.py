@@ -194,3 +194,27 @@ def test_consumer_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(
     assert killed_at < 400
     assert len(mongo_db.trades.distinct("trade_id")) == 400
     second.stop()
+
+
+def test_a_document_mongodb_refuses_is_dead_lettered_and_the_partition_keeps_flowing(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None], topic_reader: Any
+) -> None:
+    # a unique counterparty index and a stored blocker: MongoDB refuses exactly one document (11000)
+    mongo_db.trades.create_index("counterparty_id", unique=True)
+    mongo_db.trades.insert_one(
+        {"_id": "blocker", "trade_id": "~", "version": 0, "book_id": "~", "counterparty_id": "CP-150"}
+    )
+    send(*[trade(i, cp=f"CP-{i}") for i in range(300)])
+    with running_runtime(mongo_consumer_settings) as runtime:
+        wait_until(lambda: mongo_db.trades.count_documents({"trade_id": {"$ne": "~"}}) == 299)
+        wait_until(
+            lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="store_rejected") == 1
+        )
+        send(trade(300, cp="CP-300"))  # the consumer is up and the partition moves on
+        wait_until(lambda: mongo_db.trades.count_documents({"trade_id": "T-300"}) == 1)
+        assert runtime.ready()
+    assert mongo_db.trades.count_documents({"trade_id": "T-150"}) == 0
+    [letter] = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    assert letter.key == b"T-150:1:B-1"
+    assert letter.headers["dlq.reason"] == b"store_rejected"
+    assert b"11000" in letter.headers["dlq.detail"]

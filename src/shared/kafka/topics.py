@@ -57,16 +57,18 @@ def read_until(
     config: Mapping[str, Any],
     topic: str,
     *,
-    count: int | None = None,
-    idle_s: float = 1.0,
+    count: int = 0,
+    idle_s: float | None = 1.0,
+    limit: int | None = None,
     deadline_s: float = 30.0,
     start: Sequence[TopicPartition] | None = None,
     keep: Callable[[TopicRecord], bool] | None = None,
 ) -> list[TopicRecord]:
     """Read `topic` (from offset 0 of every partition, or from `start`) with assign(), no group commits.
 
-    Stops when `count` kept records were read (when a count is given: idle gaps do not stop it), else
-    when nothing arrived for `idle_s`; always at `deadline_s`. `keep` filters what is returned and counted.
+    Polls until at least `count` kept records were read, then until nothing arrived for `idle_s` (None:
+    stop at once); stops early at `limit` records, and always at `deadline_s`. `keep` filters what is
+    returned and counted. `count=N, idle_s=None` is "until N records or the deadline".
     """
     consumer = Consumer(
         {
@@ -81,25 +83,31 @@ def read_until(
             meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
             start = [TopicPartition(topic, p, 0) for p in (meta.partitions if meta else {})]
         consumer.assign(list(start))
-        return _poll_records(consumer, count, idle_s, time.monotonic() + deadline_s, keep)
+        stop = _Stop(count, idle_s, limit, time.monotonic() + deadline_s)
+        return _poll_records(consumer, stop, keep)
     finally:
         consumer.close()
 
 
+@dataclass(frozen=True)
+class _Stop:
+    count: int
+    idle_s: float | None
+    limit: int | None
+    deadline: float
+
+    def reached(self, read: int, idle_for: float) -> bool:
+        if time.monotonic() >= self.deadline or (self.limit is not None and read >= self.limit):
+            return True
+        return read >= self.count and (self.idle_s is None or idle_for >= self.idle_s)
+
+
 def _poll_records(
-    consumer: Consumer,
-    count: int | None,
-    idle_s: float,
-    deadline: float,
-    keep: Callable[[TopicRecord], bool] | None,
+    consumer: Consumer, stop: _Stop, keep: Callable[[TopicRecord], bool] | None
 ) -> list[TopicRecord]:
     records: list[TopicRecord] = []
     last = time.monotonic()
-    while time.monotonic() < deadline:
-        if count is not None and len(records) >= count:
-            break
-        if count is None and time.monotonic() - last >= idle_s:
-            break
+    while not stop.reached(len(records), time.monotonic() - last):
         msg = consumer.poll(0.1)
         if msg is None or msg.error() is not None:
             continue

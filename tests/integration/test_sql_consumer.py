@@ -148,7 +148,7 @@ def test_lower_version_goes_to_dlq_and_the_table_is_unchanged(
         wait_until(lambda: table.count() == 1)
         send(trade(1, version=1, cp="CP-1"))
         wait_until(
-            lambda: runtime.metrics.value("tradestore_dead_lettered_total", reason="lower_version") == 1
+            lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="lower_version") == 1
         )
     assert table.rows() == [("T-1", 2, "B-1", "CP-2")]
     dead = topic_reader(settings.trades_dlq_topic, idle_s=0.5)

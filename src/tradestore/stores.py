@@ -9,6 +9,6 @@ from shared.settings import Settings
 def open_readers(settings: Settings) -> list[TradeReader]:
     """[MongoDB reader, SQL reader]; the caller closes them."""
     from kafkaconsumer.reader import MongoReader
-    from kafkaconsumermssql.reader import SqlReader
+    from shared.stores.sql import SqlStore
 
-    return [MongoReader.from_settings(settings), SqlReader.from_settings(settings)]
+    return [MongoReader.from_settings(settings), SqlStore.from_settings(settings)]

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.mongo import settings_env, wait_until
 from fixtures.sql import create_database
-from kafkaconsumermssql.schema import trades_table
-from kafkaconsumermssql.sink import SqlSink
+from shared.stores.sql.schema import trades_table
+from shared.stores.sql import SqlStore
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer
 from shared.settings import Settings
@@ -93,8 +93,8 @@ def tables() -> Iterator[Callable[[str], Table]]:
 
 
 def running(settings: Settings) -> AbstractContextManager[ConsumerRuntime]:
-    """A ConsumerRuntime with a SqlSink on a background thread; stopped and joined on exit."""
-    return running_runtime(settings, SqlSink.from_settings(settings))
+    """A ConsumerRuntime with a SqlStore on a background thread; stopped and joined on exit."""
+    return running_runtime(settings, SqlStore.from_settings(settings))
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from fixtures.consumers import make_trade
 from fixtures.pipeline import Pipeline
 from kafkaconsumer.reader import MongoReader
 from kafkaconsumer.sink import MongoSink
-from kafkaconsumermssql.reader import SqlReader
-from kafkaconsumermssql.sink import SqlSink
+from shared.stores.sql import SqlStore
 from shared.schema import TradePayload
 from shared.settings import Settings
 from shared.sink import StoredTrade
@@ -70,7 +69,7 @@ def test_expire_flips_matured_trades_in_both_stores_and_is_idempotent(
         sql_url=SecretStr(f"sqlite:///{tmp_path / 'expire.db'}"),
     )
     records = [stored("E-1", "2027-01-10"), stored("E-2", "2027-03-01"), stored("E-3", "2028-01-01")]
-    for sink in (MongoSink.from_settings(settings), SqlSink.from_settings(settings)):
+    for sink in (MongoSink.from_settings(settings), SqlStore.from_settings(settings)):
         sink.setup()
         sink.upsert(records)
         sink.close()
@@ -84,7 +83,7 @@ def test_expire_flips_matured_trades_in_both_stores_and_is_idempotent(
     assert main(["expire", "--today", "2027-03-02"]) == 0
     assert "mongo: 0 trade(s) newly expired" in capsys.readouterr().out
 
-    for reader in (MongoReader.from_settings(settings), SqlReader.from_settings(settings)):
+    for reader in (MongoReader.from_settings(settings), SqlStore.from_settings(settings)):
         assert [(t.trade_id, t.expired) for t in reader.iter_trades()] == [
             ("E-1", True),
             ("E-2", True),

@@ -17,7 +17,7 @@ import pytest
 
 from fixtures.pipeline import poll
 from kafkaconsumer.reader import MongoReader
-from kafkaconsumermssql.reader import SqlReader
+from shared.stores.sql import SqlStore
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from tradestore.embedded.mongo import EmbeddedMongo
@@ -90,7 +90,7 @@ def test_readme_run_command_serves_the_seed_sample_trade_and_stops_cleanly(
     assert status == 201, body
     posted = time.monotonic()
     mongo = MongoReader.from_settings(up.settings)
-    sql = SqlReader.from_settings(up.settings)
+    sql = SqlStore.from_settings(up.settings)
     try:
         key = ("T-1001", 1, "B-1")
         poll(

@@ -54,8 +54,8 @@ class SqlStore:
     def __init__(self, settings: Settings) -> None:
         import sqlalchemy as sa
 
-        from kafkaconsumermssql.engine import make_engine
-        from kafkaconsumermssql.schema import trades_table
+        from shared.stores.sql.engine import make_engine
+        from shared.stores.sql.schema import trades_table
 
         self.settings = settings
         self.sa = sa
@@ -80,9 +80,9 @@ class SqlStore:
         return {str(t): (p if p.tzinfo else p.replace(tzinfo=UTC)) for t, p in rows}
 
     def sink(self) -> TradeSink:
-        from kafkaconsumermssql.sink import SqlSink
+        from shared.stores.sql import SqlStore as SqlAdapter
 
-        sink: TradeSink = SqlSink.from_settings(self.settings)
+        sink: TradeSink = SqlAdapter.from_settings(self.settings)
         return sink
 
 

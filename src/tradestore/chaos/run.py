@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from kafkaconsumer.reader import MongoReader
-from kafkaconsumermssql.reader import SqlReader
+from shared.stores.sql import SqlStore
 from shared.reader import Key, TradeReader
 from tradedata.models import utc_today
 from tradestore.chaos.faults import FaultRecord, Injector
@@ -130,7 +130,7 @@ def verify(result: ChaosResult, topo: Topology, today: date) -> None:
     """Wait for both stores to settle, then check each one and reconcile them."""
     assert topo.direct is not None
     direct = topo.direct
-    readers: list[TradeReader] = [MongoReader.from_settings(direct), SqlReader.from_settings(direct)]
+    readers: list[TradeReader] = [MongoReader.from_settings(direct), SqlStore.from_settings(direct)]
     try:
         check_readers(result, readers, today)
     finally:

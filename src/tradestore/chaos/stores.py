@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pymongo.errors import PyMongoError
 
 from kafkaconsumer.reader import MongoReader
-from kafkaconsumermssql.reader import SqlReader
+from shared.stores.sql import SqlStore
 from shared.reader import Key, StoreSummary, TradeReader, prefix_upper_bound
 
 TRANSIENT = (PyMongoError, sa.exc.OperationalError)
@@ -36,7 +36,7 @@ def mongo_duplicate_keys(reader: MongoReader, prefix: str) -> list[Key]:
     return found
 
 
-def sql_duplicate_keys(reader: SqlReader, prefix: str) -> list[Key]:
+def sql_duplicate_keys(reader: SqlStore, prefix: str) -> list[Key]:
     """Keys held by more than one row: GROUP BY the key HAVING COUNT(*) > 1 (the PK should forbid it)."""
     t = reader.table
     query = (
@@ -52,7 +52,7 @@ def sql_duplicate_keys(reader: SqlReader, prefix: str) -> list[Key]:
 def duplicate_keys(reader: TradeReader, prefix: str) -> list[Key]:
     if isinstance(reader, MongoReader):
         return mongo_duplicate_keys(reader, prefix)
-    if isinstance(reader, SqlReader):
+    if isinstance(reader, SqlStore):
         return sql_duplicate_keys(reader, prefix)
     raise TypeError(f"no duplicate-key query for {type(reader).__name__}")
 

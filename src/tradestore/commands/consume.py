@@ -28,9 +28,9 @@ def build_sink(name: str, settings: Settings) -> TradeSink:
         from kafkaconsumer.sink import MongoSink
 
         return MongoSink.from_settings(settings)
-    from kafkaconsumermssql.sink import SqlSink
+    from shared.stores.sql import SqlStore
 
-    sink: TradeSink = SqlSink.from_settings(settings)
+    sink: TradeSink = SqlStore.from_settings(settings)
     return sink
 
 

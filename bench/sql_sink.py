@@ -19,16 +19,16 @@ from pathlib import Path
 
 import psycopg
 
-from kafkaconsumermssql.engine import make_engine
-from kafkaconsumermssql.mapper import chunks, to_rows
-from kafkaconsumermssql.schema import trades_table
-from kafkaconsumermssql.sink import SqlSink
-from kafkaconsumermssql.statements import chunk_sizes, max_rows_per_statement, upsert_params, upsert_template
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
+from shared.ports import StoredTrade
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
+from shared.stores.sql import SqlStore
+from shared.stores.sql.engine import make_engine
+from shared.stores.sql.mapper import chunks, to_rows
+from shared.stores.sql.migrate import upgrade
+from shared.stores.sql.statements import chunk_sizes, max_rows_per_statement, upsert_params, upsert_statement
 from tradestore.embedded.kafka import EmbeddedBroker
 from tradestore.embedded.postgres import EmbeddedPostgres
 from tradestore.embedded.process import free_port
@@ -48,8 +48,7 @@ def trade(i: int) -> TradePayload:
 def raw_rate(url: str, n: int, batch: int) -> float:
     """Rows/s of the sink's own statement, one transaction per batch, no Kafka and no version lookup."""
     engine = make_engine(url)
-    table = trades_table(engine.dialect.name)
-    table.metadata.create_all(engine)
+    upgrade(engine)
     now = datetime.now(UTC)
     rows = to_rows(StoredTrade(trade(i), 0, i, now) for i in range(n))
     limit = max_rows_per_statement(engine.dialect.name)
@@ -58,8 +57,8 @@ def raw_rate(url: str, n: int, batch: int) -> float:
         with engine.begin() as conn:
             start = 0
             for size in chunk_sizes(len(part), limit):
-                template = upsert_template(engine.dialect.name, size)
-                conn.execute(template, upsert_params(part[start : start + size]))
+                statement = upsert_statement(engine.dialect.name, size)
+                conn.execute(statement, upsert_params(engine.dialect.name, part[start : start + size])).all()
                 start += size
     elapsed = time.perf_counter() - started
     engine.dispose()
@@ -67,7 +66,7 @@ def raw_rate(url: str, n: int, batch: int) -> float:
 
 
 def sink_rate(bootstrap: str, url: str, n: int, batch: int) -> float:
-    """Rows/s persisted by ConsumerRuntime + SqlSink draining a topic pre-filled with n trades."""
+    """Rows/s persisted by ConsumerRuntime + SqlStore draining a topic pre-filled with n trades."""
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,
@@ -86,7 +85,7 @@ def sink_rate(bootstrap: str, url: str, n: int, batch: int) -> float:
         f.result(30)
     producer.close()
 
-    runtime = ConsumerRuntime(settings, SqlSink.from_settings(settings))
+    runtime = ConsumerRuntime(settings, SqlStore.from_settings(settings))
     thread = threading.Thread(target=runtime.run, daemon=True)
     thread.start()
     persisted = lambda: runtime.metrics.value("tradestore_persisted_total")  # noqa: E731

@@ -1,29 +1,22 @@
 """What the tools (read API, regression runner, reconciliation, expiry) need from a store.
 
-Both stores implement it: kafkaconsumer.reader.MongoReader and kafkaconsumermssql.reader.SqlReader.
+Both stores implement it: kafkaconsumer.reader.MongoReader and shared.stores.sql.SqlStore.
 Queries can be limited to trade_ids starting with a prefix, so a run can check only its own trades.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from shared import ports
 from shared.schema import TradePayload
 
 Key = tuple[str, int, str]
 
 
-@dataclass(frozen=True)
-class StoreSummary:
-    """Counts and aggregations computed by the store itself."""
-
-    total: int
-    per_book: dict[str, int] = field(default_factory=dict)
-    latest_version: dict[str, int] = field(default_factory=dict)
-    expired: int = 0
+StoreSummary = ports.StoreSummary  # one class for both ports while this module is phased out
 
 
 def prefix_upper_bound(prefix: str) -> str:

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.mongo import settings_env, wait_until
 from fixtures.sql import create_database
-from shared.stores.sql.schema import trades_table
-from shared.stores.sql import SqlStore
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer
 from shared.settings import Settings
+from shared.stores.sql import SqlStore
+from shared.stores.sql.schema import trades_table
 from tradestore.embedded.postgres import EmbeddedPostgres
 from tradestore.embedded.process import free_port
 from tradestore.embedded.services import ServiceProcess

@@ -73,7 +73,8 @@ def run_migrate(sql_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_tradestore_migrate_run_twice_creates_then_reports_up_to_date(sql_url: str) -> None:
     first = run_migrate(sql_url, "--timeout", "20")
     assert first.returncode == 0, first.stderr
-    assert "migrate: upgraded" in first.stdout and "(applied 0001, 0002)" in first.stdout
+    assert "migrate: upgraded" in first.stdout
+    assert "(applied 0001, 0002)" in first.stdout
     second = run_migrate(sql_url, "--timeout", "20")
     assert second.returncode == 0, second.stderr
     assert "migrate: up to date" in second.stdout

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from fixtures.sql import create_database
-from shared.stores.sql import SqlStore
 from shared.errors import StoreUnavailable
+from shared.ports import StoredTrade, WriteResult
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
-from shared.ports import StoredTrade, WriteResult
+from shared.stores.sql import SqlStore
 from tradestore.embedded.postgres import EmbeddedPostgres
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)

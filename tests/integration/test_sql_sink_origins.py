@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.stores.sql import SqlStore
-from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.ports import StoredTrade
+from shared.schema import SAMPLE_TRADE, TradePayload
+from shared.stores.sql import SqlStore
 
 
 def test_stored_origins_name_the_record_each_key_was_written_from(sql_url: str) -> None:

@@ -12,10 +12,10 @@ from fixtures.consumers import make_trade
 from fixtures.pipeline import Pipeline
 from kafkaconsumer.reader import MongoReader
 from kafkaconsumer.sink import MongoSink
-from shared.stores.sql import SqlStore
 from shared.schema import TradePayload
 from shared.settings import Settings
 from shared.sink import StoredTrade
+from shared.stores.sql import SqlStore
 from tradestore.cli import main
 
 

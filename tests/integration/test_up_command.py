@@ -17,9 +17,9 @@ import pytest
 
 from fixtures.pipeline import poll
 from kafkaconsumer.reader import MongoReader
-from shared.stores.sql import SqlStore
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
+from shared.stores.sql import SqlStore
 from tradestore.embedded.mongo import EmbeddedMongo
 from tradestore.embedded.process import free_port
 from tradestore.httpclient import ApiClient

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kafkaconsumer.mapper import from_document, to_document
-from shared.stores.sql.engine import make_engine
-from shared.stores.sql.mapper import to_row
-from shared.stores.sql import SqlStore
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch, validate_trade
 from shared.schema import ID_MAX_LENGTH, TradePayload
 from shared.sink import StoredTrade
+from shared.stores.sql import SqlStore
+from shared.stores.sql.engine import make_engine
+from shared.stores.sql.mapper import to_row
 
 ACCEPTED = (VersionDecision.INSERT, VersionDecision.OVERRIDE)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 
 from kafkaconsumer.reader import MongoReader
-from shared.stores.sql import SqlStore
 from shared.reader import Key, TradeReader
+from shared.stores.sql import SqlStore
 from tradedata.models import utc_today
 from tradestore.chaos.faults import FaultRecord, Injector
 from tradestore.chaos.schedule import plan_faults

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from pymongo.errors import PyMongoError
 
 from kafkaconsumer.reader import MongoReader
-from shared.stores.sql import SqlStore
 from shared.reader import Key, StoreSummary, TradeReader, prefix_upper_bound
+from shared.stores.sql import SqlStore
 
 TRANSIENT = (PyMongoError, sa.exc.OperationalError)
 SEP = "\x1f"

@@ -121,7 +121,8 @@ def test_mssql_merge_parses_as_tsql_and_holds_the_race_guard() -> None:
     )
     assert "OUTPUT inserted.trade_id, inserted.version, inserted.book_id INTO @written" in flat
     updates = flat.split("WHEN MATCHED THEN UPDATE SET", 1)[1].split("WHEN NOT MATCHED", 1)[0]
-    assert "t.trade_id" not in updates and "t.principal = s.principal" in updates
+    assert "t.trade_id" not in updates
+    assert "t.principal = s.principal" in updates
 
 
 @pytest.mark.parametrize("dialect_name", ["postgresql", "sqlite"])
@@ -158,8 +159,12 @@ def test_every_mssql_read_and_maintenance_statement_parses_as_tsql() -> None:
     statements: list[sa.sql.expression.Executable] = [
         queries.max_versions_statement("mssql", ["A", "B"]),
         queries.expire_batch_statement("mssql"),
-        sa.select(t.c.trade_id).where(queries.prefix_filter("mssql", "T-%_[x\\")).order_by(*queries.key_order("mssql")),
-        sa.select(sa.func.count()).select_from(t).where(queries.filter_clause("mssql", TradeFilter("B", "C", True))),
+        sa.select(t.c.trade_id)
+        .where(queries.prefix_filter("mssql", "T-%_[x\\"))
+        .order_by(*queries.key_order("mssql")),
+        sa.select(sa.func.count())
+        .select_from(t)
+        .where(queries.filter_clause("mssql", TradeFilter("B", "C", True))),
     ]
     for statement in statements:
         tsql_text(compiled_mssql(statement))
@@ -171,7 +176,8 @@ def test_every_mssql_read_and_maintenance_statement_parses_as_tsql() -> None:
 def test_mssql_expiry_updates_a_bounded_batch_through_the_filtered_condition() -> None:
     sql = " ".join(compiled_mssql(queries.expire_batch_statement("mssql")).split())
     assert sql == (
-        "WITH batch AS (SELECT TOP (:n) expired FROM [dbo].[trades] WHERE maturity_date < :today AND expired = 0) "
+        "WITH batch AS (SELECT TOP (:n) expired FROM [dbo].[trades] "
+        "WHERE maturity_date < :today AND expired = 0) "
         "UPDATE batch SET expired = 1"
     )
 
@@ -181,7 +187,8 @@ def test_prefix_is_a_like_with_every_wildcard_escaped() -> None:
     assert queries.like_prefix("a%b_c[d\\e") == "a\\%b\\_c\\[d\\\\e%"
     sql = compiled_mssql(sa.select(sa.literal(1)).where(queries.prefix_filter("mssql", "x")))
     assert "dbo.trades.trade_id LIKE :trade_id_1 ESCAPE '\\'" in sql
-    assert "10ffff" not in sql.lower() and "\U0010ffff" not in sql
+    assert "10ffff" not in sql.lower()
+    assert "\U0010ffff" not in sql
 
 
 def test_mssql_orders_ids_by_their_utf8_bytes_so_the_order_is_code_point_order() -> None:

@@ -25,9 +25,13 @@ from shared.stores.sql.errors import classify, mssql_number, store_errors
 ODBC = "[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]"
 
 
-def pymssql_error(number: int, text: str, cls: type[Exception] = pymssql.exceptions.OperationalError) -> Exception:
+def pymssql_error(
+    number: int, text: str, cls: type[Exception] = pymssql.exceptions.OperationalError
+) -> Exception:
     """What pymssql raises: the DB-API class built from MSSQLDatabaseException.args[0]."""
-    raw = _mssql.MSSQLDatabaseException((number, text.encode() + b"DB-Lib error message 20018, severity 16:\n"))
+    raw = _mssql.MSSQLDatabaseException(
+        (number, text.encode() + b"DB-Lib error message 20018, severity 16:\n")
+    )
     return cls(raw.args[0])
 
 
@@ -57,7 +61,11 @@ PYMSSQL_REJECTED = [
     (2628, "String or binary data would be truncated in table 'tradestore.dbo.trades'.", None),
     (8152, "String or binary data would be truncated.", None),
     (8672, "The MERGE statement attempted to UPDATE or DELETE the same row more than once.", None),
-    (547, "The INSERT statement conflicted with the CHECK constraint 'ck_trades_book'.", pymssql.exceptions.IntegrityError),
+    (
+        547,
+        "The INSERT statement conflicted with the CHECK constraint 'ck_trades_book'.",
+        pymssql.exceptions.IntegrityError,
+    ),
     (245, "Conversion failed when converting the nvarchar value 'x' to data type int.", None),
     (8114, "Error converting data type nvarchar to bigint.", None),
     (208, "Invalid object name 'dbo.trades'.", pymssql.exceptions.ProgrammingError),
@@ -97,9 +105,19 @@ PYODBC_TRANSIENT = [
 PYODBC_REJECTED = [
     ("23000", "Violation of PRIMARY KEY constraint 'pk_trades'.", 2627, pyodbc.IntegrityError),
     ("22001", "String or binary data would be truncated.", 2628, pyodbc.DataError),
-    ("42000", "The MERGE statement attempted to UPDATE or DELETE the same row more than once.", 8672, pyodbc.ProgrammingError),
+    (
+        "42000",
+        "The MERGE statement attempted to UPDATE or DELETE the same row more than once.",
+        8672,
+        pyodbc.ProgrammingError,
+    ),
     ("42S02", "Invalid object name 'dbo.trades'.", 208, pyodbc.ProgrammingError),
-    ("22018", "Conversion failed when converting the nvarchar value 'x' to data type int.", 245, pyodbc.DataError),
+    (
+        "22018",
+        "Conversion failed when converting the nvarchar value 'x' to data type int.",
+        245,
+        pyodbc.DataError,
+    ),
 ]
 
 
@@ -110,7 +128,9 @@ def test_pyodbc_transient_errors_are_retried(state: str, text: str, native: int)
 
 
 @pytest.mark.parametrize(("state", "text", "native", "cls"), PYODBC_REJECTED)
-def test_pyodbc_deterministic_errors_are_rejections(state: str, text: str, native: int, cls: type[Exception]) -> None:
+def test_pyodbc_deterministic_errors_are_rejections(
+    state: str, text: str, native: int, cls: type[Exception]
+) -> None:
     error = pyodbc_error(state, text, native, cls)
     assert mssql_number(error) == native
     assert classify(wrapped(error, pyodbc.Error)) == "rejected"
@@ -184,9 +204,13 @@ def test_a_dropped_connection_is_transient_whatever_the_error() -> None:
 def test_store_errors_raise_rejected_with_the_reason_and_unavailable_without_the_password() -> None:
     engine = sa.create_engine("mssql+pymssql://sa:s3cret-pw@db:1433/tradestore")
     with pytest.raises(StoreRejected) as rejected, store_errors(engine, "writing trades"):
-        raise wrapped(pymssql_error(2628, "String or binary data would be truncated"), pymssql.exceptions.Error)
+        raise wrapped(
+            pymssql_error(2628, "String or binary data would be truncated"), pymssql.exceptions.Error
+        )
     assert "error 2628: String or binary data would be truncated" in rejected.value.reason
     with pytest.raises(StoreUnavailable) as unavailable, store_errors(engine, "writing trades"):
-        raise wrapped(pymssql_error(18456, "Login failed for user 'sa' password s3cret-pw"), pymssql.exceptions.Error)
+        raise wrapped(
+            pymssql_error(18456, "Login failed for user 'sa' password s3cret-pw"), pymssql.exceptions.Error
+        )
     assert "s3cret-pw" not in str(unavailable.value)
     assert "while writing trades" in str(unavailable.value)

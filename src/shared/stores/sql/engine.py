@@ -93,7 +93,13 @@ def make_engine(url: str | sa.URL, limits: SqlLimits | None = None, *, server: b
     statements = session_statements(engine.dialect.name, limits)
     pyodbc_timeout = math.ceil(limits.statement_timeout_s) if parsed.get_driver_name() == "pyodbc" else 0
 
+    sqlite = engine.dialect.name == "sqlite"
+
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if sqlite:
+            # Python's sqlite3 only opens a transaction before INSERT/UPDATE/DELETE, not before `WITH ...
+            # INSERT`, so each chunk of a batch would commit on its own; SQLAlchemy emits BEGIN instead.
+            dbapi_connection.isolation_level = None
         if pyodbc_timeout:
             dbapi_connection.timeout = pyodbc_timeout  # pyodbc's query timeout (seconds)
         cursor = dbapi_connection.cursor()
@@ -104,5 +110,7 @@ def make_engine(url: str | sa.URL, limits: SqlLimits | None = None, *, server: b
             cursor.close()
 
     sa.event.listen(engine, "connect", on_connect)
+    if sqlite:
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     log.info("SQL store at %s", parsed.render_as_string(hide_password=True))
     return engine

@@ -1,4 +1,4 @@
-"""Driver errors -> StoreUnavailable (transient: retry the batch) or StoreRejected (deterministic: isolate it).
+"""Driver errors -> StoreUnavailable (transient: retry the batch) or StoreRejected (deterministic).
 
 Classified by cause, not by driver class: pymssql raises truncation (2628) and MERGE duplicate source
 (8672) as OperationalError, pyodbc raises a deadlock as a generic Error with SQLSTATE 40001. So the SQL
@@ -34,7 +34,7 @@ MSSQL_TRANSIENT = frozenset(
         40613, 40197, 40501, 49918, 49919, 49920, 10928, 10929,  # database unavailable, busy, throttled
         701, 802, 8645,  # out of memory / buffer pool / memory grant wait timeout
         20003,  # DB-Lib: server connection timed out (pymssql query timeout)
-        20004, 20006, 20009, 20017, 20020, 20047,  # DB-Lib: read/write failed, unable to connect, dead DBPROCESS
+        20004, 20006, 20009, 20017, 20020, 20047,  # DB-Lib: read/write failed, cannot connect, dead
     }
 )  # fmt: skip
 MSSQL_REJECTED = frozenset(
@@ -72,7 +72,9 @@ SQLSTATE_KINDS: dict[str, Kind] = {
 }
 
 # SQLite primary result codes (extended code & 0xFF).
-SQLITE_TRANSIENT = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15})  # BUSY LOCKED NOMEM READONLY INTERRUPT IOERR FULL ...
+SQLITE_TRANSIENT = frozenset(
+    {5, 6, 7, 8, 9, 10, 13, 14, 15}
+)  # BUSY LOCKED NOMEM READONLY INTERRUPT IOERR FULL ...
 SQLITE_REJECTED = frozenset({1, 18, 19, 20, 25})  # ERROR TOOBIG CONSTRAINT MISMATCH RANGE
 
 _ODBC_NATIVE = re.compile(r"\((-?\d+)\)\s*\(SQL\w+\)\s*$")
@@ -84,7 +86,9 @@ def mssql_number(error: BaseException) -> int | None:
     if args and isinstance(args[0], tuple) and args[0] and isinstance(args[0][0], int):
         return args[0][0]  # pymssql: Error((number, message bytes))
     if len(args) >= 2 and isinstance(args[1], str):
-        found = _ODBC_NATIVE.search(args[1])  # pyodbc: Error(sqlstate, "[...] text (number) (SQLExecDirectW)")
+        found = _ODBC_NATIVE.search(
+            args[1]
+        )  # pyodbc: Error(sqlstate, "[...] text (number) (SQLExecDirectW)")
         if found:
             return int(found.group(1))
     return None

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol, TypedDict
 
+import sqlalchemy as sa
+
 from shared.ports import Key, StoredTrade
 from shared.schema import TradePayload
 from shared.stores.sql.schema import TRADE_COLUMNS
@@ -86,11 +88,11 @@ def json_row(row: TradeRow) -> dict[str, object]:
     """A row as JSON values for SQL Server's OPENJSON (dates and timestamps as ISO 8601 text)."""
     out: dict[str, object] = dict(row)
     for name in ("maturity_date", "created_date", "persisted_at"):
-        out[name] = row[name].isoformat()  # type: ignore[literal-required]  # the three date columns
+        out[name] = row[name].isoformat()
     return out
 
 
-def to_stored(row: Mapping[str, object]) -> StoredTrade:
+def to_stored(row: sa.RowMapping) -> StoredTrade:
     """A table row read back as the StoredTrade the ports return."""
     trade = TradePayload.model_validate(
         {name: row[name] for name in TRADE_COLUMNS} | {"expired": bool(row["expired"])}

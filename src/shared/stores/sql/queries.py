@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import Executable
@@ -22,7 +23,7 @@ def like_prefix(prefix: str) -> str:
 
 
 def prefix_filter(dialect_name: str, prefix: str) -> sa.ColumnElement[bool]:
-    """trade_id starts with prefix: LIKE with an escaped prefix, exact under the key columns' binary collation.
+    """trade_id starts with prefix: LIKE with an escaped prefix, exact under the keys' binary collation.
 
     (A range up to prefix + U+10FFFF selects nothing on SQL Server, where that character has no weight.)
     SQLite's LIKE is made case-sensitive by the engine (PRAGMA case_sensitive_like).
@@ -32,7 +33,7 @@ def prefix_filter(dialect_name: str, prefix: str) -> sa.ColumnElement[bool]:
     return trades_table(dialect_name).c.trade_id.like(like_prefix(prefix), escape=LIKE_ESCAPE)
 
 
-def code_point_order(dialect_name: str, column: sa.ColumnElement[str]) -> sa.ColumnElement[object]:
+def code_point_order(dialect_name: str, column: sa.ColumnElement[str]) -> sa.ColumnElement[Any]:
     """An ORDER BY term sorting `column` in code-point order, as Python and MongoDB compare strings.
 
     SQL Server's BIN2 compares NVARCHAR by UTF-16 code unit, which puts characters above U+FFFF before
@@ -46,7 +47,7 @@ def code_point_order(dialect_name: str, column: sa.ColumnElement[str]) -> sa.Col
     return column  # SQLite: BINARY collation compares UTF-8 bytes
 
 
-def key_order(dialect_name: str) -> list[sa.ColumnElement[object]]:
+def key_order(dialect_name: str) -> list[sa.ColumnElement[Any]]:
     t = trades_table(dialect_name)
     return [
         code_point_order(dialect_name, t.c.trade_id),

@@ -1,4 +1,4 @@
-"""The one definition of the SQL `trades` table (a SQLAlchemy Table); DDL, statements and migrations derive from it.
+"""The one definition of the SQL `trades` table (a SQLAlchemy Table): DDL, statements, migrations use it.
 
 Key columns compare exactly as MongoDB and Python do (code point by code point, case-sensitive):
 - SQL Server: NVARCHAR under a binary collation. 64 code points outside the BMP are 128 UTF-16 code
@@ -12,6 +12,7 @@ SQL Server keeps the table in schema `dbo` of its own database (see shared.store
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, make_url
@@ -88,7 +89,7 @@ def trades_table(dialect_name: str) -> sa.Table:
     return table
 
 
-def expiry_index_where(dialect_name: str) -> dict[str, sa.TextClause]:
+def expiry_index_where(dialect_name: str) -> dict[str, Any]:
     """The expiry job filters on live trades by maturity date: a filtered (partial) index on exactly that."""
     live = sa.text("NOT expired" if dialect_name == "postgresql" else "expired = 0")
     return {f"{dialect_name}_where": live}

@@ -78,9 +78,7 @@ def upsert_statement(dialect_name: str, n: int) -> Executable:
 @lru_cache(maxsize=64)
 def _insert_on_conflict(dialect_name: str, n: int) -> Executable:
     table = trades_table(dialect_name)
-    placeholders = [
-        tuple(sa.bindparam(f"{c}_{i}", type_=table.c[c].type) for c in COLUMNS) for i in range(n)
-    ]
+    placeholders = [tuple(sa.bindparam(f"{c}_{i}", type_=table.c[c].type) for c in COLUMNS) for i in range(n)]
     source = (
         sa.values(*(sa.column(c, table.c[c].type) for c in COLUMNS), name="s")
         .data(placeholders)
@@ -126,9 +124,9 @@ def mssql_merge_text() -> str:
     # OUTPUT ... INTO a table variable (not to the client) still works when the table has triggers.
     # Only quoted identifiers and types from the Table are interpolated; values arrive in @rows.
     return (
-        f"SET NOCOUNT ON;\n"
+        f"SET NOCOUNT ON;\n"  # noqa: S608  # identifiers from the Table only; values are bound
         f"DECLARE @written TABLE ({written});\n"
-        f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"  # noqa: S608  # nosec B608
+        f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"  # nosec B608
         f"USING (\n"
         f"  SELECT {', '.join(source(c) for c in COLUMNS)}\n"
         f"  FROM OPENJSON(@rows) WITH ({shape}) AS v\n"

@@ -32,7 +32,9 @@ class SqlStore:
 
     name = "sql"
 
-    def __init__(self, engine: sa.Engine, chunk_rows: int | None = None, expire_batch_rows: int = 4000) -> None:
+    def __init__(
+        self, engine: sa.Engine, chunk_rows: int | None = None, expire_batch_rows: int = 4000
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         limit = max_rows_per_statement(self.dialect)
@@ -96,7 +98,9 @@ class SqlStore:
             for size in chunk_sizes(len(rows), self.chunk_rows):
                 chunk = rows[start : start + size]
                 start += size
-                result = conn.execute(upsert_statement(self.dialect, size), upsert_params(self.dialect, chunk))
+                result = conn.execute(
+                    upsert_statement(self.dialect, size), upsert_params(self.dialect, chunk)
+                )
                 written.update((str(r[0]), int(r[1]), str(r[2])) for r in result)
             stale_keys = {row_key(row) for row in rows} - written
             maxima = self._max_versions(conn, sorted({k[0] for k in stale_keys})) if stale_keys else {}
@@ -119,7 +123,9 @@ class SqlStore:
 
     def versions(self, trade_id: str) -> list[StoredTrade]:
         t = self.table
-        query = sa.select(*(t.c[c] for c in COLUMNS)).where(t.c.trade_id == trade_id).order_by(t.c.version.desc())
+        query = (
+            sa.select(*(t.c[c] for c in COLUMNS)).where(t.c.trade_id == trade_id).order_by(t.c.version.desc())
+        )
         with store_errors(self.engine, "reading a trade"), self.engine.connect() as conn:
             return [to_stored(row) for row in conn.execute(query).mappings()]
 
@@ -145,7 +151,9 @@ class SqlStore:
         with store_errors(self.engine, "summarising trades"), self.engine.connect() as conn:
             total = conn.scalar(sa.select(sa.func.count()).select_from(t).where(where)) or 0
             expired = conn.scalar(sa.select(sa.func.count()).select_from(t).where(where, t.c.expired)) or 0
-            per_book = conn.execute(sa.select(t.c.book_id, sa.func.count()).where(where).group_by(t.c.book_id))
+            per_book = conn.execute(
+                sa.select(t.c.book_id, sa.func.count()).where(where).group_by(t.c.book_id)
+            )
             latest = conn.execute(
                 sa.select(t.c.trade_id, sa.func.max(t.c.version)).where(where).group_by(t.c.trade_id)
             )

@@ -1,4 +1,4 @@
-"""Alembic environment: online with the connection shared.stores.sql.migrate passes, offline for --print-ddl."""
+"""Alembic environment: online on the connection shared.stores.sql.migrate passes; offline for --print-ddl."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from shared.ports import StoredTrade, TradeFilter
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from shared.stores.sql import SqlStore
+from tradestore.reconcile import reconcile
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TRICKY_IDS = ["T-1", "t-1", "T-10", "T_1", "TX1", "T%1", "T[1]", "T\\1", "✓-1", "\U0001f600-1", "\ue000-1"]
@@ -105,3 +106,20 @@ def test_expiry_flags_matured_trades_in_bounded_batches(store: SqlStore) -> None
     assert store.expire(date(2026, 11, 30)) == 0
     assert store.summary().expired == 10
     assert [t.expired for t in store.iter_trades("LIVE")] == [False]
+
+
+def test_reconcile_against_a_store_in_python_order_finds_no_false_differences(store: SqlStore) -> None:
+    records = [stored(tid, i) for i, tid in enumerate(TRICKY_IDS)]
+    store.write(records)
+
+    class PythonOrdered:
+        name = "python"
+
+        def iter_trades(self, prefix: str = "") -> Iterator[TradePayload]:
+            return iter(
+                sorted((r.trade for r in records if r.trade.trade_id.startswith(prefix)), key=lambda t: t.key)
+            )
+
+    result = reconcile(PythonOrdered(), store)  # type: ignore[arg-type]  # only iter_trades is used
+    assert result.clean
+    assert result.compared == len(TRICKY_IDS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -241,7 +241,13 @@ class TradeProducer:
             with self._lock:
                 self._refreshing.discard(topic)
 
-    def send(self, topic: str, value: Mapping[str, Any] | bytes, key: bytes) -> Future[Delivery]:
+    def send(
+        self,
+        topic: str,
+        value: Mapping[str, Any] | bytes,
+        key: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Future[Delivery]:
         """Queue one record; the Future resolves when the broker acknowledged it (acks=all)."""
         payload = value if isinstance(value, bytes) else orjson.dumps(value)  # the bytes batch ingest sends
         trade_id = trade_id_of(value, key)
@@ -257,7 +263,14 @@ class TradeProducer:
 
         partition = partition_for(trade_id, self.partition_count(topic))
         try:
-            self._producer.produce(topic, payload, key, partition=partition, on_delivery=on_delivery)
+            self._producer.produce(
+                topic,
+                payload,
+                key,
+                partition=partition,
+                on_delivery=on_delivery,
+                headers=[(k, v) for k, v in headers] if headers else None,
+            )
         except BufferError:
             raise PublishUnavailable("producer queue is full; the broker is slow or unreachable") from None
         except KafkaException as exc:

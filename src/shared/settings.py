@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     tradedata_workers: int = Field(default=1, ge=1)
     tradedata_url: str | None = None  # where tools (regress, tests) reach the API; default from host/port
 
+    # Operations console (/console, docs/operations.md): the sinks' probe servers it shows, as
+    # name=url pairs (TRADEDATA_CONSOLE_SINKS, e.g. "mongo=http://127.0.0.1:9101,sql=http://127.0.0.1:9102"),
+    # and the key signing its confirmation tokens (TRADEDATA_CONSOLE_SECRET; default: a random key kept in
+    # TRADESTORE_HOME/console.secret, shared by the API's workers).
+    tradedata_console_sinks: str | None = None
+    tradedata_console_secret: SecretStr | None = None
+
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     trades_topic: str = "trades"

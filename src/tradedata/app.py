@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from shared.errors import PublishUnavailable
 from shared.kafka import TradeProducer, ensure_topics
 from shared.settings import Settings, load_settings
+from tradedata import console
 from tradedata.auth import AuthRefused, auth_refused_handler, read_guard, write_guard
 from tradedata.context import ApiContext
 from tradedata.models import Trade, utc_today
@@ -60,6 +61,8 @@ def create_app(
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served offline by tradedata.console
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.include_router(trades.router, **write_guard(ctx.settings))
@@ -67,6 +70,7 @@ def create_app(
     app.include_router(read.router, **read_guard(ctx.settings))
     app.include_router(batch.router, **write_guard(ctx.settings))
     app.add_exception_handler(AuthRefused, auth_refused_handler)  # 401/403 as problem+json
+    console.install(app)  # /console, /docs, /redoc
 
     default_openapi = app.openapi
 

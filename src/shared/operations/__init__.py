@@ -1,0 +1,1 @@
+"""Operator tools shared by the `tradestore` CLI and the API console: dead letters and consumer lag."""

@@ -10,7 +10,7 @@ from shared.errors import StoreUnavailable
 from shared.settings import Settings
 from shared.stores.sql import SqlStore
 from shared.stores.sql.errors import store_errors
-from tradestore.embedded.postgres import EmbeddedPostgres
+from tradestore.local.postgres import EmbeddedPostgres
 
 
 def test_every_connection_carries_the_configured_timeouts(local_sql_url: str) -> None:

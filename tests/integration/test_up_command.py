@@ -17,9 +17,9 @@ import pytest
 
 from fixtures.pipeline import poll
 from kafkaconsumer.reader import MongoReader
-from shared.stores.sql import SqlStore
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
+from shared.stores.sql import SqlStore
 from tradestore.httpclient import ApiClient
 from tradestore.local.mongo import EmbeddedMongo
 from tradestore.local.process import free_port

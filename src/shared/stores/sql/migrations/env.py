@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from alembic import context
+from alembic.config import Config
 
-config = context.config
-connection = config.attributes.get("connection")
 
-if connection is None:
-    # Offline: SQL text for a dialect (`tradestore migrate --print-ddl`), no database needed.
-    context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
-        literal_binds=True,
-        transaction_per_migration=False,
-    )
+def run(config: Config) -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        # Offline: SQL text for a dialect (`tradestore migrate --print-ddl`), no database needed.
+        context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+    else:
+        context.configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
+
+
+try:
+    alembic_config = context.config
+except AttributeError:  # imported outside an Alembic command (e.g. a walk over every module): nothing to do
+    pass
 else:
-    context.configure(connection=connection, transaction_per_migration=False)
-    with context.begin_transaction():
-        context.run_migrations()
+    run(alembic_config)

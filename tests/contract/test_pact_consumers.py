@@ -19,10 +19,10 @@ import pytest
 
 from fixtures import pacts
 from kafkaconsumer.mapper import to_document
-from kafkaconsumermssql.mapper import to_row
 from shared.consumer.batch import DeadLetter, decode
 from shared.consumer.runtime import to_inbound
 from shared.sink import StoredTrade
+from shared.stores.sql.mapper import to_row
 
 TODAY = date(2025, 10, 1)  # before the example's maturity: the consumer's own expiry keeps expired=false
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)

@@ -89,7 +89,7 @@ def mssql_bootstrap_statements(database: str) -> list[str]:
     rcsi = "SELECT is_read_committed_snapshot_on FROM sys.databases"
     return [
         f"IF DB_ID(N'{database}') IS NULL CREATE DATABASE [{database}]",
-        f"IF ({rcsi} WHERE name = N'{database}') = 0\n"  # nosec B608
+        f"IF ({rcsi} WHERE name = N'{database}') = 0\n"
         f"  ALTER DATABASE [{database}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE",
     ]
 

@@ -126,7 +126,7 @@ def mssql_merge_text() -> str:
     return (
         f"SET NOCOUNT ON;\n"  # noqa: S608  # identifiers from the Table only; values are bound
         f"DECLARE @written TABLE ({written});\n"
-        f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"  # nosec B608
+        f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"
         f"USING (\n"
         f"  SELECT {', '.join(source(c) for c in COLUMNS)}\n"
         f"  FROM OPENJSON(@rows) WITH ({shape}) AS v\n"

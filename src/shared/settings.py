@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     mongo_collection: str = "trades"
     sql_url: SecretStr | None = None  # default: SQLite file under TRADESTORE_HOME
 
+    # MongoDB client (shared.stores.mongo, the one place MongoDB is opened)
+    # MONGO_TIMEOUT_MS: server selection and connect timeout; socket reads wait 5x longer (>= 10 s).
+    mongo_timeout_ms: int = Field(default=2000, ge=100)
+
     # SQL store (issue 13): SQL_STATEMENT_TIMEOUT_S bounds one statement, SQL_LOCK_TIMEOUT_S a lock wait
     # (SQL Server LOCK_TIMEOUT, PostgreSQL lock_timeout, SQLite busy timeout); SQL_MSSQL_DATABASE is the
     # dedicated database `tradestore migrate` creates on SQL Server (used when SQL_URL names master);

@@ -1,8 +1,8 @@
 """Poison records on SQLite and PostgreSQL: a trigger refuses one trade_id as a CHECK would.
 
 The store refuses the whole statement with StoreRejected (never StoreUnavailable, which would retry
-forever) and writes nothing of it; splitting the batch in halves, as the consumer runtime does,
-isolates the culprit and stores every other record.
+forever) and writes nothing of it; the runtime's isolation (shared.consumer.isolation) splits the
+batch in halves, isolates the culprit and stores every other record.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from shared.consumer.isolation import write_isolating
 from shared.errors import StoreRejected, StoreUnavailable
 from shared.ports import Key, StoredTrade, WriteResult
 from shared.schema import SAMPLE_TRADE, TradePayload
@@ -58,19 +59,6 @@ def batch(n: int, culprit_at: int) -> list[StoredTrade]:
     ]
 
 
-def isolate(store: SqlStore, records: Sequence[StoredTrade], calls: list[int]) -> WriteResult:
-    """Split on StoreRejected until each refusal is one record (what the runtime's isolation does)."""
-    calls.append(len(records))
-    try:
-        return store.write(records)
-    except StoreRejected as error:
-        if len(records) == 1:
-            return WriteResult(written=0, refused={records[0].key: error.reason})
-    half = len(records) // 2
-    a, b = isolate(store, records[:half], calls), isolate(store, records[half:], calls)
-    return WriteResult(a.written + b.written, {**a.stale, **b.stale}, {**a.refused, **b.refused})
-
-
 def test_a_refused_record_fails_its_statement_deterministically_and_writes_nothing(store: SqlStore) -> None:
     records = batch(5, culprit_at=2)
     for _ in range(2):  # the same refusal each time: not a "store down" to retry
@@ -86,7 +74,14 @@ def test_splitting_isolates_the_culprit_and_stores_every_other_record(
 ) -> None:
     at = {"first": 0, "middle": n // 2, "last": n - 1}[where]
     calls: list[int] = []
-    result = isolate(store, batch(n, at), calls)
+    real_write = store.write
+
+    def counted_write(records: Sequence[StoredTrade]) -> WriteResult:
+        calls.append(len(records))
+        return real_write(records)
+
+    store.write = counted_write  # type: ignore[method-assign]  # count the store calls the isolation makes
+    result = write_isolating(store, batch(n, at))
     culprit: Key = (CULPRIT, 1, "B-1")
     assert result.refused.keys() == {culprit}
     assert "refused by a rule" in result.refused[culprit]

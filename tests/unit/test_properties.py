@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkaconsumer.mapper import from_document, to_document
+from shared.ports import StoredTrade
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch, validate_trade
 from shared.schema import ID_MAX_LENGTH, TradePayload
-from shared.sink import StoredTrade
+from shared.stores.mongo_mapping import from_document, to_document
 from shared.stores.sql import SqlStore
 from shared.stores.sql.engine import make_engine
 from shared.stores.sql.mapper import to_row
@@ -144,5 +144,5 @@ def test_trade_survives_a_write_and_read_through_the_sql_store(
     """TradePayload -> row -> SQLite -> SqlStore -> TradePayload, through the real sink and reader."""
     with sqlite_sink.engine.begin() as conn:
         conn.execute(sa.delete(sqlite_sink.table))
-    sqlite_sink.upsert([StoredTrade(trade, 0, 0, NOW)])
+    sqlite_sink.write([StoredTrade(trade, 0, 0, NOW)])
     assert list(sqlite_sink.iter_trades()) == [trade]

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Protocol, TypedDict
+from typing import TypedDict
 
 import sqlalchemy as sa
 
 from shared.ports import Key, StoredTrade
 from shared.schema import TradePayload
 from shared.stores.sql.schema import TRADE_COLUMNS
-
-
-class Record(Protocol):
-    """What the mapper reads of a record to store (shared.ports.StoredTrade)."""
-
-    @property
-    def trade(self) -> TradePayload: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def persisted_at(self) -> datetime: ...
 
 
 class TradeRow(TypedDict):
@@ -42,10 +29,9 @@ class TradeRow(TypedDict):
     principal: str | None
 
 
-def to_row(record: Record) -> TradeRow:
+def to_row(record: StoredTrade) -> TradeRow:
     """The column values of one stored trade."""
     trade = record.trade
-    principal = getattr(record, "principal", None)
     return TradeRow(
         trade_id=trade.trade_id,
         book_id=trade.book_id,
@@ -57,7 +43,7 @@ def to_row(record: Record) -> TradeRow:
         kafka_partition=record.partition,
         kafka_offset=record.offset,
         persisted_at=record.persisted_at,
-        principal=principal if isinstance(principal, str) else None,
+        principal=record.principal,
     )
 
 
@@ -65,7 +51,7 @@ def row_key(row: Mapping[str, object]) -> Key:
     return (str(row["trade_id"]), int(str(row["version"])), str(row["book_id"]))
 
 
-def to_rows(records: Iterable[Record]) -> list[TradeRow]:
+def to_rows(records: Iterable[StoredTrade]) -> list[TradeRow]:
     """Rows of a batch, one per key (the last occurrence wins), sorted by key in code-point order.
 
     A key twice in one statement is an error on every engine (PostgreSQL: "ON CONFLICT DO UPDATE

@@ -19,7 +19,7 @@ from shared.settings import Settings
 from shared.stores.sql import queries
 from shared.stores.sql.engine import SqlLimits, make_engine
 from shared.stores.sql.errors import store_errors
-from shared.stores.sql.mapper import Record, row_key, to_rows, to_stored
+from shared.stores.sql.mapper import row_key, to_rows, to_stored
 from shared.stores.sql.migrate import upgrade
 from shared.stores.sql.schema import COLUMNS, TRADE_COLUMNS, trades_table
 from shared.stores.sql.statements import chunk_sizes, max_rows_per_statement, upsert_params, upsert_statement
@@ -83,7 +83,7 @@ class SqlStore:
                     found[(r[0], r[1], r[2])] = (r[3], r[4])
         return {key: origin for key, origin in found.items() if key in wanted}
 
-    def write(self, records: Sequence[Record]) -> WriteResult:
+    def write(self, records: Sequence[StoredTrade]) -> WriteResult:
         """Write the batch in one transaction; rows the version guard filtered come back as stale.
 
         Either every row of the batch is committed or none is, so the runtime may retry the whole
@@ -104,15 +104,11 @@ class SqlStore:
                 written.update((str(r[0]), int(r[1]), str(r[2])) for r in result)
             stale_keys = {row_key(row) for row in rows} - written
             maxima = self._max_versions(conn, sorted({k[0] for k in stale_keys})) if stale_keys else {}
-        keys = [(r.trade.trade_id, r.trade.version, r.trade.book_id) for r in records]
+        keys = [record.key for record in records]
         return WriteResult(
             written=sum(1 for key in keys if key in written),
             stale={key: maxima.get(key[0], key[1]) for key in keys if key in stale_keys},
         )
-
-    def upsert(self, records: Sequence[Record]) -> int:
-        """The rows written (the runtime's former port; shared.ports.TradeWriter.write supersedes it)."""
-        return self.write(records).written
 
     def count(self) -> int:
         """Rows stored (for tests, tools and benchmarks)."""

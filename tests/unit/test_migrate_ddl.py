@@ -14,7 +14,7 @@ from shared.stores.sql.schema import dialect_named, trades_table
 from tradestore.cli import main
 
 # Statements sqlglot keeps as an opaque Command (it has no grammar for them); checked by pattern instead.
-OPAQUE = re.compile(r"^(IF .* CREATE SYNONYM|IF \(SELECT is_read_committed|USE )", re.S)
+OPAQUE = re.compile(r"^(IF .* (CREATE|DROP) SYNONYM|IF \(SELECT is_read_committed|USE )", re.S)
 
 
 def mssql_table_ddl() -> str:
@@ -52,7 +52,7 @@ def test_every_statement_migrate_runs_on_sql_server_parses_as_tsql() -> None:
             continue
         parsed = sqlglot.parse(body, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
         assert not any(isinstance(e, exp.Command) for e in parsed), body
-    assert opaque == 4  # USE twice, the RCSI switch, the synonym
+    assert opaque == 5  # USE twice, the RCSI switch, the synonym replaced and created
 
 
 def test_the_sql_server_upgrade_ends_with_nvarchar_binary_keys_principal_and_no_redundant_index() -> None:
@@ -70,9 +70,10 @@ def test_sql_server_gets_a_dedicated_database_with_rcsi_and_a_synonym_in_master(
     setup = mssql_bootstrap_statements("tradestore")
     assert setup[0] == "IF DB_ID(N'tradestore') IS NULL CREATE DATABASE [tradestore]"
     assert "ALTER DATABASE [tradestore] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE" in setup[1]
-    assert mssql_synonym_statements("tradestore") == [
-        "IF OBJECT_ID(N'dbo.trades') IS NULL\n  CREATE SYNONYM [dbo].[trades] FOR [tradestore].[dbo].[trades]"
-    ]
+    replace, create = mssql_synonym_statements("tradestore")
+    assert "AND base_object_name <> N'[tradestore].[dbo].[trades]')\n  DROP SYNONYM [dbo].[trades]" in replace
+    assert create.startswith("IF OBJECT_ID(N'dbo.trades') IS NULL\n")
+    assert create.endswith("CREATE SYNONYM [dbo].[trades] FOR [tradestore].[dbo].[trades]")
     sqlglot.parse_one(setup[0], read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
 
 

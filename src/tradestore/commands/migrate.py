@@ -36,10 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from shared.stores.sql.engine import SqlLimits, make_engine
 
     configure_logging(settings.log_level, settings.log_format)
-    engine = make_engine(settings.sql_url_value, SqlLimits.from_settings(settings))
+    limits = SqlLimits.from_settings(settings)
+    engine = make_engine(settings.sql_url_value, limits)
     where = engine.url.render_as_string(hide_password=True)
     try:
-        applied = migrate(engine, timeout_s=args.timeout)
+        applied = migrate(engine, timeout_s=args.timeout, dedicated=limits.mssql_database)
     except (StoreUnavailable, StoreRejected) as error:
         print(f"migrate: {error}", file=sys.stderr)
         return 1

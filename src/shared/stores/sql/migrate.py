@@ -95,10 +95,17 @@ def mssql_bootstrap_statements(database: str) -> list[str]:
 
 
 def mssql_synonym_statements(database: str) -> list[str]:
-    """master.dbo.trades -> <database>.dbo.trades, so the seed's query against master still works."""
+    """master.dbo.trades -> <database>.dbo.trades, so the seed's query against master still works.
+
+    A synonym left pointing elsewhere is replaced; a real table of that name (a pre-Alembic deployment
+    kept its rows in master) is left alone.
+    """
+    target = f"[{database}].[dbo].[{TABLE_NAME}]"
     return [
-        f"IF OBJECT_ID(N'dbo.{TABLE_NAME}') IS NULL\n"
-        f"  CREATE SYNONYM [dbo].[{TABLE_NAME}] FOR [{database}].[dbo].[{TABLE_NAME}]"
+        f"IF EXISTS (SELECT 1 FROM sys.synonyms WHERE name = N'{TABLE_NAME}'\n"  # noqa: S608  # nosec B608  # settings, not input
+        f"  AND schema_id = SCHEMA_ID(N'dbo') AND base_object_name <> N'{target}')\n"
+        f"  DROP SYNONYM [dbo].[{TABLE_NAME}]",
+        f"IF OBJECT_ID(N'dbo.{TABLE_NAME}') IS NULL\n  CREATE SYNONYM [dbo].[{TABLE_NAME}] FOR {target}",
     ]
 
 
@@ -112,11 +119,12 @@ def _run_in_master(engine: sa.Engine, statements: list[str], doing: str) -> None
         master.dispose()
 
 
-def migrate(engine: sa.Engine, timeout_s: float = 60.0) -> list[str]:
+def migrate(engine: sa.Engine, timeout_s: float = 60.0, dedicated: str = "tradestore") -> list[str]:
     """Create what is missing and upgrade to head; the revisions applied (empty: up to date).
 
-    `engine` is the store's (shared.stores.sql.engine.make_engine): on SQL Server it points at the
-    dedicated database, which this creates first through master.
+    `engine` is the store's (shared.stores.sql.engine.make_engine): on SQL Server it points at its own
+    database, which this creates first through master; only the `dedicated` one (SQL_MSSQL_DATABASE)
+    gets the synonym in master, so a test's throwaway database never captures it.
     """
     database = engine.url.database or ""
     own_database = engine.dialect.name == "mssql" and database.lower() not in SYSTEM_DATABASES
@@ -129,7 +137,7 @@ def migrate(engine: sa.Engine, timeout_s: float = 60.0) -> list[str]:
         _run_in_master(engine, mssql_bootstrap_statements(database), "creating the database")
     wait_until_reachable(engine, timeout_s)
     applied = upgrade(engine)
-    if own_database:
+    if own_database and database == dedicated:
         _run_in_master(engine, mssql_synonym_statements(database), "creating the synonym in master")
     return applied
 

@@ -89,7 +89,7 @@ def expire_batch_statement(dialect_name: str) -> Executable:
         table = trades_table("mssql")
         target = f"[{table.schema}].[{table.name}]"
         return sa.text(
-            f"WITH batch AS (SELECT TOP (:n) expired FROM {target}\n"  # noqa: S608
+            f"WITH batch AS (SELECT TOP (:n) expired FROM {target}\n"  # noqa: S608  # nosec B608
             f"  WHERE maturity_date < :today AND expired = 0)\n"
             f"UPDATE batch SET expired = 1"
         ).bindparams(sa.bindparam("n", type_=sa.Integer), sa.bindparam("today", type_=sa.DATE))

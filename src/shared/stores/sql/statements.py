@@ -124,7 +124,7 @@ def mssql_merge_text() -> str:
     # OUTPUT ... INTO a table variable (not to the client) still works when the table has triggers.
     # Only quoted identifiers and types from the Table are interpolated; values arrive in @rows.
     return (
-        f"SET NOCOUNT ON;\n"  # noqa: S608  # identifiers from the Table only; values are bound
+        f"SET NOCOUNT ON;\n"  # noqa: S608  # nosec B608  # Table identifiers only
         f"DECLARE @written TABLE ({written});\n"
         f"MERGE INTO {target} WITH (HOLDLOCK) AS t\n"
         f"USING (\n"

@@ -194,14 +194,14 @@ class ConsumerRuntime:
                 exc,
             )
             if pause and not paused:
-                self._pause(True)
+                pause(self._consumer, True)
                 paused = True
 
         try:
             return retry_until_done(action, self.backoff, self._wait, abandon, on_failure)
         finally:
             if paused:
-                self._pause(False)
+                pause(self._consumer, False)
 
     def _wait(self, delay_s: float) -> None:
         """Wait `delay_s` while polling, so heartbeats, rebalances and a stop request are served."""
@@ -216,9 +216,6 @@ class ConsumerRuntime:
             msg = self._consumer.poll(min(remaining, 0.2))
             if msg is not None and msg.error() is None:  # a paused partition delivered: read it again later
                 self._consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
-
-    def _pause(self, on: bool) -> None:
-        pause(self._consumer, on)
 
     def _rewind(self, records: Sequence[Inbound]) -> None:
         if not self._stop.is_set():

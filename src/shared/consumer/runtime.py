@@ -22,7 +22,8 @@ from shared.consumer.batch import Inbound
 from shared.consumer.dlq import DeadLetterPublisher, Sender
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
 from shared.consumer.pipeline import BatchPipeline
-from shared.consumer.positions import lag, pause, rewind, store_offsets
+from shared.consumer.positions import lag, rewind, store_offsets
+from shared.consumer.positions import pause as pause_partitions
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable
 from shared.kafka import TradeProducer, consumer_config, role_client_id
@@ -194,14 +195,14 @@ class ConsumerRuntime:
                 exc,
             )
             if pause and not paused:
-                pause(self._consumer, True)
+                pause_partitions(self._consumer, True)
                 paused = True
 
         try:
             return retry_until_done(action, self.backoff, self._wait, abandon, on_failure)
         finally:
             if paused:
-                pause(self._consumer, False)
+                pause_partitions(self._consumer, False)
 
     def _wait(self, delay_s: float) -> None:
         """Wait `delay_s` while polling, so heartbeats, rebalances and a stop request are served."""

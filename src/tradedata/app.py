@@ -22,7 +22,7 @@ from tradedata.context import ApiContext
 from tradedata.models import utc_today
 from tradedata.problems import install_problem_handlers
 from tradedata.routes import batch, health, read, trades
-from tradedata.service import Publisher
+from tradedata.service import Ingest, Publisher
 
 log = logging.getLogger("tradedata")
 
@@ -39,12 +39,15 @@ def create_app(
     if refused:
         raise RuntimeError(refused)
     ctx = ApiContext(cfg, clock, Authenticator.from_settings(cfg), producer, reader)
+    if producer is not None:
+        ctx.ingest = Ingest(producer, cfg, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         owned_producer, owned_reader = ctx.producer is None, ctx.reader is None
         if owned_producer:
             ctx.producer = await _start_producer(cfg)
+            ctx.ingest = Ingest(ctx.producer, cfg, clock)
         if owned_reader:
             ctx.reader = _open_reader(cfg)
         try:
@@ -57,7 +60,7 @@ def create_app(
                 undelivered = await run_in_threadpool(ctx.producer.close)
                 if undelivered:
                     log.error("%d records were not acknowledged at shutdown", undelivered)
-                ctx.producer = None
+                ctx.producer = ctx.ingest = None
 
     app = FastAPI(
         title="TradeData",

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from shared.errors import TradeRuleViolation
 from shared.kafka import Delivery
+from shared.kafka.headers import PRINCIPAL
 from shared.rules import MaturedPolicy, apply_maturity, validate_trade
 from shared.schema import TradePayload
 from shared.settings import Settings
@@ -27,7 +28,7 @@ from tradedata.publishing import Headers, Outcome, Publisher, PublishOptions, Re
 __all__ = ["Ingest", "Outcome", "Publisher", "Record", "accept", "kafka_key", "publish_trade", "trade_key"]
 
 TRADES_TOPIC = "trades"
-PRINCIPAL_HEADER = "tradestore.principal"  # key id or token subject that submitted the record
+PRINCIPAL_HEADER = PRINCIPAL  # key id or token subject that submitted the record
 
 TradeLike = Mapping[str, object] | TradePayload
 

@@ -18,10 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Test-extra packages that the runtime needs anyway, through a runtime dependency (so they may be locked).
 RUNTIME_TOO = {"pyyaml"}  # uvicorn[standard] reads YAML logging configs
-# Edges being removed while this test lands (issue 13: the SQL store moves from kafkaconsumermssql into
-# shared/stores/sql, helper B; until then shared.stores.legacy_sql adapts it). The test fails on any other.
-# Delete an entry once main no longer has it.
-KNOWN_UNTIL_LANDED = ("shared imports kafkaconsumermssql (shared.stores.legacy_sql:",)
 
 
 def names(requirements: list[str]) -> set[str]:
@@ -57,7 +53,7 @@ def test_test_lock_keeps_the_local_extra_for_the_suite() -> None:
 def test_no_service_imports_another_shared_imports_none_and_runtime_code_never_imports_tools() -> None:
     graph = edges(default_roots())
     assert any(e.source == "tradestore" and e.target == "tradedata" for e in graph)  # the graph is read
-    assert [v for v in violations(graph) if not v.startswith(KNOWN_UNTIL_LANDED)] == []
+    assert violations(graph) == []
 
 
 def test_importing_every_runtime_module_loads_no_tool_local_or_test_package() -> None:

@@ -18,7 +18,8 @@ from tradedata import console
 from tradedata.auth import AuthRefused, auth_refused_handler, read_guard, write_guard
 from tradedata.context import ApiContext
 from tradedata.models import Trade, utc_today
-from tradedata.routes import batch, health, read, trades
+from tradedata.outcomes import OutcomeWatcher
+from tradedata.routes import batch, health, read, status, trades
 
 log = logging.getLogger("tradedata")
 
@@ -50,6 +51,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.outcomes.stop()
             if owned:
                 undelivered = await run_in_threadpool(ctx.producer.close)
                 if undelivered:
@@ -65,9 +67,11 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.outcomes = OutcomeWatcher(ctx.settings)  # started by the first request that needs a verdict
     app.include_router(trades.router, **write_guard(ctx.settings))
     app.include_router(health.router)
     app.include_router(read.router, **read_guard(ctx.settings))
+    app.include_router(status.router, **read_guard(ctx.settings))
     app.include_router(batch.router, **write_guard(ctx.settings))
     app.add_exception_handler(AuthRefused, auth_refused_handler)  # 401/403 as problem+json
     console.install(app)  # /console, /docs, /redoc

@@ -18,6 +18,7 @@ from tradedata.auth import PROBLEM_DOC, RETRY_LATER_DOC
 from tradedata.body import BodyError, read_json_body
 from tradedata.context import ApiContext, context
 from tradedata.problems import field_errors_from_validation, problem, unavailable
+from tradedata.prefer import answer_after_verdict, requested_wait
 from tradedata.service import publish_trade
 
 router = APIRouter(tags=["trades"])
@@ -106,9 +107,12 @@ async def publish_and_wait(ctx: ApiContext, trade: TradePayload) -> Delivery:
 )
 async def post_trade(request: Request) -> Response:
     ctx = context(request)
+    wait_s = requested_wait(request.headers.getlist("prefer"), ctx.settings.tradedata_prefer_wait_max_s)
     try:
         data = await read_json_body(request, ctx.settings.tradedata_max_body_bytes)
         trade = check_trade(data, ctx)
+        if wait_s is not None:
+            request.app.state.outcomes.ensure_started()
         delivery = await publish_and_wait(ctx, trade)
     except BodyError as exc:
         return problem(exc.status, exc.detail)
@@ -120,9 +124,9 @@ async def post_trade(request: Request) -> Response:
         "partition": delivery.partition,
         "offset": delivery.offset,
     }
+    location = f"/trades/{quote(trade.trade_id, safe='')}"  # headers are latin-1
+    if wait_s is not None:
+        return await answer_after_verdict(request.app.state.outcomes, body, wait_s, location)
     return Response(
-        orjson.dumps(body),
-        status_code=201,
-        media_type="application/json",
-        headers={"Location": f"/trades/{quote(trade.trade_id, safe='')}"},  # headers are latin-1
+        orjson.dumps(body), status_code=201, media_type="application/json", headers={"Location": location}
     )

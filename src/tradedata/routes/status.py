@@ -1,0 +1,130 @@
+"""GET /trades/{trade_id}/status?version=V&book_id=B: the stores' verdict on one record (tradedata.status)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from shared.outcomes import State
+from shared.ports import TradeReader
+from shared.settings import Settings
+from tradedata import status
+from tradedata.outcomes import OutcomeWatcher
+
+router = APIRouter(tags=["trades"])
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class SinkState(BaseModel):
+    state: Literal["stored", "rejected", "pending"]
+    reason: str | None = None
+    detail: str | None = None
+
+
+class TradeStatusBody(BaseModel):
+    """The verdict of the stores on one record; `sinks` says what each sink decided (when known)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "trade_id": "T-1001",
+                    "version": 1,
+                    "book_id": "B-1",
+                    "state": "rejected",
+                    "reason": "lower_version",
+                    "detail": "version 1 < stored 2 for T-1001",
+                    "sinks": {"mongo": {"state": "rejected", "reason": "lower_version", "detail": "..."}},
+                    "source": "outcomes",
+                },
+                {
+                    "trade_id": "T-1001",
+                    "version": 2,
+                    "book_id": "B-1",
+                    "state": "stored",
+                    "reason": None,
+                    "detail": None,
+                    "sinks": {"mongo": {"state": "stored"}, "sql": {"state": "stored"}},
+                    "source": "outcomes",
+                },
+                {
+                    "trade_id": "T-1002",
+                    "version": 1,
+                    "book_id": "B-1",
+                    "state": "pending",
+                    "reason": None,
+                    "detail": None,
+                    "sinks": {},
+                    "source": "trades-topic",
+                },
+            ]
+        }
+    )
+
+    trade_id: str
+    version: int
+    book_id: str
+    state: Literal["stored", "rejected", "pending"] = Field(
+        description="stored: every sink stored it; rejected: a sink refused it (reason); pending: not decided yet"
+    )
+    reason: str | None = Field(description="why it was rejected (the dead-letter reason, e.g. lower_version)")
+    detail: str | None
+    sinks: dict[str, SinkState]
+    source: Literal["outcomes", "store", "dead-letters", "trades-topic"] = Field(
+        description="where the answer comes from: the sinks' outcome events, the store, the dead-letter "
+        "topic or the trades topic"
+    )
+
+
+def watcher_of(request: Request) -> OutcomeWatcher:
+    watcher: OutcomeWatcher = request.app.state.outcomes
+    return watcher
+
+
+@router.get(
+    "/trades/{trade_id}/status",
+    summary="What the stores did with one record: stored, rejected (with the reason) or pending",
+    response_model=TradeStatusBody,
+    responses={
+        404: {"description": "TradeStore never accepted such a record", "content": {PROBLEM_JSON: {}}}
+    },
+)
+async def trade_status(
+    request: Request,
+    trade_id: str,
+    version: Annotated[int, Query(ge=1, description="the record's version")],
+    book_id: Annotated[str, Query(min_length=1, description="the record's book_id")],
+) -> Response:
+    watcher = watcher_of(request)
+    settings: Settings = watcher.settings
+    key = (trade_id, version, book_id)
+    watcher.ensure_started()
+    verdict = watcher.verdict(key)
+    if verdict is not None and verdict.state is not State.PENDING:
+        return _answer(status.from_verdict(verdict), key)
+    reader: TradeReader | None = getattr(request.app.state.ctx, "reader", None)
+    found = await run_in_threadpool(_durable, settings, reader, key)
+    if found is None and verdict is not None:
+        found = status.from_verdict(verdict)  # some sinks decided, the others not yet
+    if found is None:
+        found = await run_in_threadpool(status.from_trades_topic, settings, key)
+    if found is None:
+        detail = f"no record {trade_id}:{version}:{book_id} was accepted (or it is not on the topic any more)"
+        body = {"type": "about:blank", "title": "Not found", "status": 404, "detail": detail}
+        return Response(orjson.dumps(body), 404, media_type=PROBLEM_JSON)
+    return _answer(found, key)
+
+
+def _durable(settings: Settings, reader: TradeReader | None, key: status.Key) -> status.TradeStatus | None:
+    stored = status.from_store(reader, key) if reader is not None else None
+    return stored or status.from_dead_letters(settings, key)
+
+
+def _answer(found: status.TradeStatus, key: status.Key) -> Response:
+    return Response(orjson.dumps(found.body(key)), 200, media_type="application/json")

@@ -64,7 +64,9 @@ class OutcomeWatcher:
     def _new_consumer(self) -> Any:
         config = client_config(self.settings)
         group = f"tradedata-outcomes-{uuid.uuid4().hex}"  # never joined: assign() only, nothing committed
-        return Consumer({**config, "group.id": group, "enable.auto.commit": False, "client.id": "tradedata"})
+        return Consumer(
+            {**config, "group.id": group, "enable.auto.commit": False, "client.id": "tradedata", "fetch.wait.max.ms": 20}
+        )
 
     def _run(self) -> None:
         topic = self.settings.trades_outcomes_topic
@@ -96,11 +98,11 @@ class OutcomeWatcher:
 
     def _poll(self, consumer: Any) -> None:
         while not self._stop.is_set():
-            for msg in consumer.consume(num_messages=500, timeout=0.2):
-                if msg.error() is None:
-                    outcome = parse_outcome(msg.value())
-                    if outcome is not None:
-                        self.record(outcome)
+            msg = consumer.poll(0.2)  # returns as soon as one event arrives (consume() waits for a batch)
+            if msg is not None and msg.error() is None:
+                outcome = parse_outcome(msg.value())
+                if outcome is not None:
+                    self.record(outcome)
 
     # --- outcomes and waiters --------------------------------------------------------------------
     def record(self, outcome: Outcome) -> None:

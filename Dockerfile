@@ -51,6 +51,8 @@ RUN groupadd --system --gid 10001 tradestore \
  && useradd --system --uid 10001 --gid tradestore --home-dir /app --create-home --shell /usr/sbin/nologin tradestore
 WORKDIR /app
 COPY --chown=tradestore:tradestore pyproject.toml ./
+# The dev tools' modules (fault proxy, chaos schedule) that integration tests import: on pytest's pythonpath.
+COPY --chown=tradestore:tradestore tools/src ./tools/src
 COPY --chown=tradestore:tradestore tests ./tests
 COPY --chown=tradestore:tradestore contracts ./contracts
 USER 10001:10001

@@ -4,7 +4,7 @@ The raw figure issues the same write operations the sink issues for fresh trades
 unique index; see kafkaconsumer.mapper.writes), straight to the server, same batch size. The raw
 upsert rate is printed too, for reference: nx-27017's upserts slow down as the collection grows.
 
-Starts its own Tansu broker and nx-27017 (tradestore.embedded), prints both rates and their ratio
+Starts its own Tansu broker and nx-27017 (tradestore.local), prints both rates and their ratio
 (target >= 70%). A program, not a test: figures are printed, never asserted.
 """
 
@@ -16,49 +16,17 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
-from pymongo import MongoClient
-
-from kafkaconsumer.mapper import upserts, writes
 from kafkaconsumer.sink import MongoSink
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
-from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.mongo import EmbeddedMongo
-from tradestore.embedded.process import free_port
-
-
-def trade(i: int, book: str = "B-1") -> TradePayload:
-    return TradePayload(
-        trade_id=f"T-{i}",
-        counterparty_id="CP-1",
-        book_id=book,
-        version=1,
-        maturity_date="2030-01-15",
-        created_date="2025-09-28",
-    )
-
-
-def raw_rate(url: str, n: int, batch: int, upsert_only: bool = False) -> float:
-    """Writes/s of unordered bulk_write batches straight to the server, same batch size and documents."""
-    client: MongoClient[dict[str, object]] = MongoClient(url)
-    coll = client[f"bench_raw_{uuid.uuid4().hex[:6]}"]["trades"]
-    coll.create_index([("trade_id", 1), ("version", 1), ("book_id", 1)], unique=True)
-    now = datetime.now(UTC)
-    records = [StoredTrade(trade(i, "B-raw"), 0, i, now, new_key=True) for i in range(n)]
-    t0 = time.perf_counter()
-    for i in range(0, n, batch):
-        chunk = records[i : i + batch]
-        ops = upserts(chunk) if upsert_only else [op for op, _ in writes(chunk)]
-        coll.bulk_write(ops, ordered=False)
-    elapsed = time.perf_counter() - t0
-    client.close()
-    return n / elapsed
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.mongo import EmbeddedMongo
+from tradestore.local.process import free_port
+from tradestore_tools.bench.raw import mongo_raw_rate as raw_rate
+from tradestore_tools.bench.raw import trade
 
 
 def fill_topic(settings: Settings, n: int) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tradestore.bench.stack import bench_stack
-from tradestore.bench.trades import trade
+from tradestore_tools.bench.stack import bench_stack
+from tradestore_tools.bench.trades import trade
 
 
 def main(count: int = 1000) -> int:

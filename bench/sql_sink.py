@@ -14,56 +14,23 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
-from kafkaconsumermssql.engine import make_engine
-from kafkaconsumermssql.mapper import chunks, to_rows
-from kafkaconsumermssql.schema import trades_table
 from kafkaconsumermssql.sink import SqlSink
-from kafkaconsumermssql.statements import chunk_sizes, max_rows_per_statement, upsert_params, upsert_template
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.postgres import EmbeddedPostgres
-from tradestore.embedded.process import free_port
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.postgres import EmbeddedPostgres
+from tradestore.local.process import free_port
+from tradestore_tools.bench import raw
 
 
 def trade(i: int) -> TradePayload:
-    return TradePayload(
-        trade_id=f"T-{i}",
-        counterparty_id="CP-1",
-        book_id=f"B-{i % 7}",
-        version=1,
-        maturity_date="2030-01-15",  # type: ignore[arg-type]  # parsed by the model
-        created_date="2025-09-28",  # type: ignore[arg-type]
-    )
-
-
-def raw_rate(url: str, n: int, batch: int) -> float:
-    """Rows/s of the sink's own statement, one transaction per batch, no Kafka and no version lookup."""
-    engine = make_engine(url)
-    table = trades_table(engine.dialect.name)
-    table.metadata.create_all(engine)
-    now = datetime.now(UTC)
-    rows = to_rows(StoredTrade(trade(i), 0, i, now) for i in range(n))
-    limit = max_rows_per_statement(engine.dialect.name)
-    started = time.perf_counter()
-    for part in chunks(rows, batch):
-        with engine.begin() as conn:
-            start = 0
-            for size in chunk_sizes(len(part), limit):
-                template = upsert_template(engine.dialect.name, size)
-                conn.execute(template, upsert_params(part[start : start + size]))
-                start += size
-    elapsed = time.perf_counter() - started
-    engine.dispose()
-    return n / elapsed
+    return raw.trade(i, f"B-{i % 7}")  # the same trades as raw.sql_raw_rate writes
 
 
 def sink_rate(bootstrap: str, url: str, n: int, batch: int) -> float:
@@ -133,10 +100,10 @@ def main() -> None:
             print(f"{args.trades} trades, batch {args.batch}; PostgreSQL runs with fsync=off (embedded)")
             print(f"{'backend':<12}{'raw rows/s':>12}{'sink rows/s':>13}{'ratio':>8}")
             for name, new_url in backends.items():
-                raw = raw_rate(new_url(), args.trades, args.batch)
+                raw_rows = raw.sql_raw_rate(new_url(), args.trades, args.batch)
                 sink = sink_rate(broker.bootstrap, new_url(), args.trades, args.batch)
-                verdict = "ok" if sink / raw >= 0.7 else "below the 70% target"
-                print(f"{name:<12}{raw:>12,.0f}{sink:>13,.0f}{sink / raw:>8.0%}  {verdict}")
+                verdict = "ok" if sink / raw_rows >= 0.7 else "below the 70% target"
+                print(f"{name:<12}{raw_rows:>12,.0f}{sink:>13,.0f}{sink / raw_rows:>8.0%}  {verdict}")
         finally:
             postgres.remove()
             broker.stop()

@@ -1,4 +1,9 @@
-"""`tradestore`: one command, a subcommand per job. Each subcommand lives in tradestore.commands.<name>."""
+"""`tradestore`: one command, a subcommand per job.
+
+The product's subcommands live in tradestore.commands.<name>; other distributions add commands through
+the entry-point group `tradestore.commands` (the dev tools: chaos, bench, fuzz), each naming a module
+that exposes register(subparsers) like the built-in ones.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 
 # Module names under tradestore.commands; each exposes register(subparsers) that sets `func`.
 COMMANDS = [
@@ -18,21 +24,37 @@ COMMANDS = [
     "reconcile",
     "dlq",
     "regress",
-    "bench",
-    "fuzz",
-    "chaos",
 ]
+PLUGIN_GROUP = "tradestore.commands"
+# Commands of the dev tools distribution (tools/): named here only to say how to get them.
+TOOL_COMMANDS = ("chaos", "bench", "fuzz")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tradestore", description=__doc__)
+    parser = argparse.ArgumentParser(prog="tradestore", description=(__doc__ or "").split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"tradestore.commands.{name}").register(sub)
+    for plugin in plugins():
+        plugin.load().register(sub)
     return parser
 
 
+def plugins() -> list[EntryPoint]:
+    """Commands other installed distributions register (a built-in name cannot be taken over)."""
+    found = entry_points(group=PLUGIN_GROUP)
+    return sorted((ep for ep in found if ep.name not in COMMANDS), key=lambda ep: ep.name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TOOL_COMMANDS and argv[0] not in {ep.name for ep in plugins()}:
+        print(
+            f"tradestore {argv[0]}: a development tool, not part of the runtime distribution; "
+            "install the tools with: pip install -e tools  (scripts/test does)",
+            file=sys.stderr,
+        )
+        return 2
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

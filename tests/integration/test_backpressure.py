@@ -22,9 +22,9 @@ from fixtures.kafka import create_topic
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from tradedata.app import create_app
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.process import free_port
-from tradestore.faults.proxy import FaultProxy, Mode
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.process import free_port
+from tradestore_tools.faults.proxy import FaultProxy, Mode
 
 QUEUE_MAX = 10
 BURST = 300

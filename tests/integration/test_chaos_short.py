@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tradestore.chaos.schedule import FaultKind
+from tradestore_tools.chaos.schedule import FaultKind
 
 pytestmark = pytest.mark.local_only  # starts and stops its own stack on this machine
 

@@ -18,7 +18,7 @@ from fixtures.consumers import numbered_trade
 from fixtures.mongo import consumer_settings, running_runtime, wait_until
 from shared.kafka import TradeProducer
 from shared.settings import Settings
-from tradestore.embedded.mongo import EmbeddedMongo
+from tradestore.local.mongo import EmbeddedMongo
 
 log = logging.getLogger(__name__)
 Db = Database[dict[str, Any]]

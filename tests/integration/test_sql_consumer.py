@@ -22,9 +22,9 @@ from kafkaconsumermssql.sink import SqlSink
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer
 from shared.settings import Settings
-from tradestore.embedded.postgres import EmbeddedPostgres
-from tradestore.embedded.process import free_port
-from tradestore.embedded.services import ServiceProcess
+from tradestore.local.postgres import EmbeddedPostgres
+from tradestore.local.process import free_port
+from tradestore.local.services import ServiceProcess
 
 needs_embedded_postgres = pytest.mark.skipif(
     bool(os.environ.get("SQL_URL")), reason="stops or shares the embedded PostgreSQL server"

@@ -15,7 +15,7 @@ from shared.errors import StoreUnavailable
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from shared.sink import StoredTrade
-from tradestore.embedded.postgres import EmbeddedPostgres
+from tradestore.local.postgres import EmbeddedPostgres
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -134,7 +134,7 @@ def test_stopped_postgres_raises_store_unavailable_then_works_after_restart(
 
 
 def test_unavailable_message_never_shows_the_password(tmp_path: object) -> None:
-    from tradestore.embedded.process import free_port
+    from tradestore.local.process import free_port
 
     url = f"postgresql+psycopg://user:s3cr3t-pw@127.0.0.1:{free_port()}/db"
     sink = SqlSink.from_settings(Settings(sql_url=url))

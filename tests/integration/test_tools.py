@@ -96,7 +96,7 @@ def test_expire_flips_matured_trades_in_both_stores_and_is_idempotent(
 def test_tools_say_clearly_when_a_store_is_unreachable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tradestore.embedded.process import free_port
+    from tradestore.local.process import free_port
 
     monkeypatch.setenv("MONGO_URL", f"mongodb://app:hunter2@127.0.0.1:{free_port()}")
     monkeypatch.setenv("TRADESTORE_HOME", str(tmp_path))

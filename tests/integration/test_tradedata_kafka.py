@@ -15,8 +15,8 @@ from shared.kafka import partition_for
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from tradedata.app import create_app
-from tradestore.embedded.kafka import EmbeddedBroker
-from tradestore.embedded.process import free_port
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.process import free_port
 
 
 def test_valid_post_puts_exactly_one_record_with_key_value_and_partition(

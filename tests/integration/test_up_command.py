@@ -20,9 +20,9 @@ from kafkaconsumer.reader import MongoReader
 from kafkaconsumermssql.reader import SqlReader
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
-from tradestore.embedded.mongo import EmbeddedMongo
-from tradestore.embedded.process import free_port
 from tradestore.httpclient import ApiClient
+from tradestore.local.mongo import EmbeddedMongo
+from tradestore.local.process import free_port
 
 pytestmark = pytest.mark.local_only  # starts and stops its own stack on this machine
 

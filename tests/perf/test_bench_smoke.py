@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tradestore.bench.report import FIGURES, TARGETS
+from tradestore_tools.bench.report import FIGURES, TARGETS
 
 TINY = [
     "raw_trades=500",

@@ -17,7 +17,7 @@ from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from tradedata.app import create_app
 from tradedata.auth import key_matches
-from tradestore.faults.fuzz import AckingProducer
+from tradestore_tools.faults.fuzz import AckingProducer
 
 TODAY = date(2026, 11, 24)
 LIVE = {**SAMPLE_TRADE, "maturity_date": "2027-06-30"}

@@ -10,10 +10,10 @@ from typing import Any
 from fixtures.consumers import make_trade
 from shared.reader import Key, StoreSummary, TradeReader
 from shared.schema import TradePayload
-from tradestore.chaos.run import ChaosConfig, ChaosResult, check_readers
-from tradestore.chaos.verify import as_accepted
 from tradestore.posting import Posting
 from tradestore.regress.scenario import summarize
+from tradestore_tools.chaos.run import ChaosConfig, ChaosResult, check_readers
+from tradestore_tools.chaos.verify import as_accepted
 
 TODAY = date(2025, 10, 1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tradestore.chaos.schedule import FaultKind, plan_faults
+from tradestore_tools.chaos.schedule import FaultKind, plan_faults
 
 
 def test_same_seed_gives_the_same_schedule_and_another_seed_a_different_one() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fixtures.consumers import make_trade
 from shared.schema import TradePayload
-from tradestore.chaos.verify import as_accepted, check_store, expected_records
+from tradestore_tools.chaos.verify import as_accepted, check_store, expected_records
 
 TODAY = date(2025, 10, 1)
 

@@ -15,7 +15,7 @@ import pytest
 
 from shared.settings import Settings
 from tradedata.app import create_app
-from tradestore.faults.fuzz import AckingProducer, EmptyReader, FuzzReport, examples_from_env, fuzz_app
+from tradestore_tools.faults.fuzz import AckingProducer, EmptyReader, FuzzReport, examples_from_env, fuzz_app
 
 TODAY = date(2026, 11, 24)
 KEY = "fuzz-key-0123456789"

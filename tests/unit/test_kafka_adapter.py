@@ -118,7 +118,7 @@ def test_a_producer_that_must_not_block_refuses_at_once_on_a_metadata_miss() -> 
 
     from shared.errors import PublishUnavailable
     from shared.kafka import TradeProducer
-    from tradestore.embedded.process import free_port
+    from tradestore.local.process import free_port
 
     settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", kafka_publish_timeout_s=0.5)
     producer = TradeProducer(settings, block_on_metadata=False)

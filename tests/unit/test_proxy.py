@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tradestore.faults.proxy import FaultProxy, Mode
+from tradestore_tools.faults.proxy import FaultProxy, Mode
 
 
 class Echo(socketserver.BaseRequestHandler):

@@ -14,10 +14,10 @@ from shared.rules import VersionDecision, plan_batch
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from tradestore.expiry import ExpiryScheduler, expire_all, seconds_to_next_run
+from tradestore.local.stack import host_port
 from tradestore.reconcile import reconcile
 from tradestore.regress.check import summary_checks
 from tradestore.regress.scenario import build_scenario, expected_outcome, summarize
-from tradestore.stack import host_port
 
 TODAY = date(2026, 11, 24)
 

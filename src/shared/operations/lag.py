@@ -3,7 +3,7 @@
 Caveat (docs/operations.md): Tansu, the embedded broker, reports high watermarks that can lag what is
 readable (one record short for 20 s and more with no new writes). Lag computed here can therefore read
 lower than the truth, never higher; a lag of 0 on Tansu means "at most a record or so behind". To know
-exactly what is left, read from the committed offsets until idle (tradestore.drain does that).
+exactly what is left, read from the committed offsets until idle (tradestore.local.drain does that).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""TradeStore development tools, a distribution apart from the product (tools/pyproject.toml)."""

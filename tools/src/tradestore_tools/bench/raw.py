@@ -1,0 +1,77 @@
+"""Raw write rates of each store, no Kafka and no sink: the yardstick the sink rows are compared with.
+
+Mongo: unordered bulk_write batches of the write mix the sink issues for fresh trades. SQL: the sink's own
+upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py print them too.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from pymongo import MongoClient
+
+from shared.schema import TradePayload
+from shared.sink import StoredTrade
+
+
+def trade(i: int, book: str = "B-1") -> TradePayload:
+    return TradePayload(
+        trade_id=f"T-{i}",
+        counterparty_id="CP-1",
+        book_id=book,
+        version=1,
+        maturity_date="2030-01-15",
+        created_date="2025-09-28",
+    )
+
+
+def mongo_raw_rate(url: str, n: int, batch: int, upsert_only: bool = False) -> float:
+    """Writes/s of unordered bulk_write batches straight to the server, same batch size and documents."""
+    from kafkaconsumer.mapper import upserts, writes
+
+    client: MongoClient[dict[str, object]] = MongoClient(url)
+    coll = client[f"bench_raw_{uuid.uuid4().hex[:6]}"]["trades"]
+    coll.create_index([("trade_id", 1), ("version", 1), ("book_id", 1)], unique=True)
+    now = datetime.now(UTC)
+    records = [StoredTrade(trade(i, "B-raw"), 0, i, now, new_key=True) for i in range(n)]
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        chunk = records[i : i + batch]
+        ops = upserts(chunk) if upsert_only else [op for op, _ in writes(chunk)]
+        coll.bulk_write(ops, ordered=False)
+    elapsed = time.perf_counter() - t0
+    client.close()
+    return n / elapsed
+
+
+def sql_raw_rate(url: str, n: int, batch: int) -> float:
+    """Rows/s of the sink's own statement, one transaction per batch, no Kafka and no version lookup."""
+    from kafkaconsumermssql.engine import make_engine
+    from kafkaconsumermssql.mapper import chunks, to_rows
+    from kafkaconsumermssql.schema import trades_table
+    from kafkaconsumermssql.statements import (
+        chunk_sizes,
+        max_rows_per_statement,
+        upsert_params,
+        upsert_template,
+    )
+
+    engine = make_engine(url)
+    table = trades_table(engine.dialect.name)
+    table.metadata.create_all(engine)
+    now = datetime.now(UTC)
+    rows = to_rows(StoredTrade(trade(i, f"B-{i % 7}"), 0, i, now) for i in range(n))
+    limit = max_rows_per_statement(engine.dialect.name)
+    started = time.perf_counter()
+    for part in chunks(rows, batch):
+        with engine.begin() as conn:
+            start = 0
+            for size in chunk_sizes(len(part), limit):
+                template = upsert_template(engine.dialect.name, size)
+                conn.execute(template, upsert_params(part[start : start + size]))
+                start += size
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return n / elapsed

@@ -1,0 +1,88 @@
+"""The two stores as the benchmark sees them: count and when each trade was persisted."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shared.settings import Settings
+
+
+class BenchStore(Protocol):
+    name: str
+
+    def count(self) -> int: ...
+
+    def persisted_at(self) -> dict[str, datetime]: ...
+
+
+class MongoStore:
+    name = "mongo"
+
+    def __init__(self, settings: Settings) -> None:
+        from pymongo import MongoClient
+
+        self.settings = settings
+        self.client: Any = MongoClient(
+            settings.mongo_url_value, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=30_000
+        )
+        self.coll = self.client[settings.mongo_db][settings.mongo_collection]
+
+    def count(self) -> int:
+        return int(self.coll.estimated_document_count())
+
+    def persisted_at(self) -> dict[str, datetime]:
+        return {
+            d["trade_id"]: d["persisted_at"] for d in self.coll.find({}, {"trade_id": 1, "persisted_at": 1})
+        }
+
+
+class SqlStore:
+    name = "sql"
+
+    def __init__(self, settings: Settings) -> None:
+        import sqlalchemy as sa
+
+        from kafkaconsumermssql.engine import make_engine
+        from kafkaconsumermssql.schema import trades_table
+
+        self.settings = settings
+        self.sa = sa
+        self.engine = make_engine(settings.sql_url_value)
+        self.table = trades_table(self.engine.dialect.name)
+
+    def count(self) -> int:
+        try:
+            with self.engine.connect() as conn:
+                return int(
+                    conn.execute(self.sa.select(self.sa.func.count()).select_from(self.table)).scalar_one()
+                )
+        except self.sa.exc.OperationalError:  # table not created yet
+            return 0
+        except self.sa.exc.ProgrammingError:
+            return 0
+
+    def persisted_at(self) -> dict[str, datetime]:
+        c = self.table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(self.sa.select(c.trade_id, c.persisted_at)).all()
+        return {str(t): (p if p.tzinfo else p.replace(tzinfo=UTC)) for t, p in rows}
+
+
+def wait_for_count(  # polled gently: nx-27017 is one Python process that the count competes with
+    store: BenchStore, target: int, timeout_s: float, step_s: float = 0.25
+) -> tuple[float, float, int]:
+    """Poll until the store holds `target` rows: (time of first row, time of the last, rows at first seen)."""
+    deadline = time.monotonic() + timeout_s
+    first: float | None = None
+    first_rows = 0
+    while time.monotonic() < deadline:
+        rows = store.count()
+        now = time.perf_counter()
+        if rows and first is None:
+            first, first_rows = now, rows
+        if rows >= target:
+            return first or now, now, first_rows
+        time.sleep(step_s)
+    raise TimeoutError(f"{store.name}: {store.count()} of {target} rows after {timeout_s:g}s")

@@ -1,0 +1,164 @@
+"""The fault-injection run: start the faultable pipeline, post a scenario while faults happen, verify.
+
+Order: topology up -> faults scheduled over the posting window -> every post re-posted until 2xx ->
+remaining faults finish (every target restored) -> API peak RSS read -> both stores waited on until
+they hold the expected outcome (or stop changing) -> per-store checks and reconcile -> teardown.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from kafkaconsumer.reader import MongoReader
+from kafkaconsumermssql.reader import SqlReader
+from shared.reader import Key, TradeReader
+from tradedata.models import utc_today
+from tradestore.posting import Posting, post_all
+from tradestore.reconcile import Reconciliation, reconcile
+from tradestore.regress.scenario import build_scenario, summarize
+from tradestore_tools.chaos.faults import FaultRecord, Injector
+from tradestore_tools.chaos.schedule import plan_faults
+from tradestore_tools.chaos.stores import duplicate_keys, wait_settled
+from tradestore_tools.chaos.topology import Topology
+from tradestore_tools.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
+
+log = logging.getLogger("tradestore_tools.chaos")
+
+
+@dataclass
+class ChaosConfig:
+    n: int = 100_000
+    faults: int = 60
+    seed: int = 7
+    concurrency: int = 8
+    window_s: float | None = None  # faults are spread over it; default: n / (rate or expected_rate)
+    rate: float | None = None  # cap on posts/s (a short run spans its fault window)
+    expected_rate: float = 500.0  # posts/s under faults, 8 threads, 2 cores (measured ~750), for the window
+    fault_duration_s: tuple[float, float] = (0.5, 3.0)
+    publish_timeout_s: float = 2.0  # shorter than the longest faults: some posts get 503
+    post_deadline_s: float = 180.0
+    settle_s: float = 300.0
+    quiet_s: float = 15.0  # a store whose summary has not changed for this long has settled
+    workdir: Path | None = None
+
+    def window(self) -> float:
+        if self.window_s is not None:
+            return self.window_s
+        return max(10.0, self.n / (self.rate or self.expected_rate))
+
+
+@dataclass
+class ChaosResult:
+    config: ChaosConfig
+    workdir: Path
+    prefix: str = ""
+    posting: Posting = field(default_factory=Posting)
+    faults: list[FaultRecord] = field(default_factory=list)
+    faults_by_kind: dict[str, int] = field(default_factory=dict)
+    faults_after_posting: int = 0
+    faults_restored: bool = False
+    restarts: dict[str, int] = field(default_factory=dict)
+    stores: list[StoreCheck] = field(default_factory=list)
+    settled: dict[str, float] = field(default_factory=dict)  # store -> seconds waited (<0: never matched)
+    reconciliation: Reconciliation | None = None
+    consumers_alive: bool = False
+    api_peak_rss_kib: int = 0
+    link_connections: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        clean = self.reconciliation is not None and self.reconciliation.clean
+        return (
+            clean
+            and self.faults_restored
+            and self.consumers_alive
+            and len(self.stores) == 2
+            and all(s.ok for s in self.stores)
+            and not self.posting.rejected
+        )
+
+
+def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> ChaosResult:
+    """One complete run; the pipeline is always torn down (its logs stay under the workdir)."""
+    workdir = config.workdir or Path(tempfile.mkdtemp(prefix="tradestore-chaos-"))
+    result = ChaosResult(config, workdir, prefix=f"C{uuid.uuid4().hex[:8]}-")
+    started = time.monotonic()
+    topo = Topology(workdir, config.publish_timeout_s)
+    try:
+        topo.start()
+        assert topo.settings is not None
+        today = utc_today()
+        scenario = build_scenario(config.n, today, result.prefix, seed=config.seed)
+        plan = plan_faults(config.faults, config.window(), config.seed, config.fault_duration_s)
+        injector = Injector(topo, plan)
+        t0 = time.monotonic()
+        injector.start(t0)
+        result.posting = post_all(
+            scenario.groups,
+            topo.settings.api_url,
+            config.concurrency,
+            config.post_deadline_s,
+            tick,
+            config.rate,
+        )
+        posted_at = time.monotonic() - t0
+        result.faults_restored = injector.join(timeout_s=config.window() + 600)
+        result.faults = injector.records
+        result.faults_by_kind = injector.by_kind()
+        result.faults_after_posting = sum(r.started_s > posted_at for r in injector.records)
+        result.faults_restored &= not any(r.error for r in injector.records)
+        result.restarts = dict(injector.restarts)
+        result.api_peak_rss_kib = topo.api_peak_rss_kib()
+        result.link_connections = topo.link_connections()
+        result.consumers_alive = all(c.alive() for c in topo.consumers.values())
+        verify(result, topo, today)
+    finally:
+        topo.stop()
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def verify(result: ChaosResult, topo: Topology, today: date) -> None:
+    """Wait for both stores to settle, then check each one and reconcile them."""
+    assert topo.direct is not None
+    direct = topo.direct
+    readers: list[TradeReader] = [MongoReader.from_settings(direct), SqlReader.from_settings(direct)]
+    try:
+        check_readers(result, readers, today)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def check_readers(
+    result: ChaosResult,
+    readers: list[TradeReader],
+    today: date,
+    duplicates: Callable[[TradeReader, str], list[Key]] = duplicate_keys,
+) -> None:
+    """The checks proper, on any two readers (MongoDB first): settle, per-store checks, reconcile."""
+    expected = expected_records(result.posting.acked, today)
+    unacked = as_accepted(result.posting.unacked, today)
+    for reader in readers:
+        matched, waited = wait_settled(
+            reader,
+            result.prefix,
+            summarize(expected.values()),
+            result.config.settle_s,
+            result.config.quiet_s,
+        )
+        result.settled[reader.name] = waited if matched else -waited
+        log.info("%s %s after %.1fs", reader.name, "settled" if matched else "did NOT settle", waited)
+    for reader in readers:
+        stored = reader.iter_trades(result.prefix)
+        dups = duplicates(reader, result.prefix)
+        result.stores.append(check_store(reader.name, expected, stored, dups, unacked))
+    result.reconciliation = reconcile(readers[0], readers[1], result.prefix)

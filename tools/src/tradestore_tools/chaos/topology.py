@@ -1,0 +1,173 @@
+"""The pipeline wired for faults: every link a fault can cut goes through a proxy or relay we control.
+
+    API ------+                           +--> FaultProxy "api link" -------+
+              +--> KafkaRelay (advertised)|                                 +--> Tansu broker (memory)
+    consumers +   routes by client id     +--> FaultProxy "consumer link" --+
+    kafkaconsumer      --> FaultProxy (latency) --> nx-27017 (SQLite files, survives restarts)
+    kafkaconsumermssql --> FaultProxy (latency) --> PostgreSQL (data dir survives restarts)
+
+The broker advertises the relay's address, so clients reconnect through it after any fault. The relay
+routes on the client id each service gives its Kafka clients (`tradedata`, `kafkaconsumer-...`); any
+other client (topic creation, drain checks) goes straight to the broker. All ports
+are free ports picked at start, never `tradestore up`'s fixed ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from pydantic import SecretStr
+
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+from tradestore.local.kafka import EmbeddedBroker
+from tradestore.local.mongo import EmbeddedMongo
+from tradestore.local.postgres import EmbeddedPostgres
+from tradestore.local.process import ManagedProcess, free_port
+from tradestore.local.services import ServiceProcess
+from tradestore_tools.chaos.pidrelay import PidRelay
+from tradestore_tools.faults.proxy import FaultProxy, Target
+
+LOCAL = "127.0.0.1"
+SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
+API_CLIENT_ID = "tradedata"  # client.id prefixes of the API's and the consumers' Kafka clients
+CONSUMER_CLIENT_ID = "kafkaconsumer"  # also the prefix of kafkaconsumermssql-<instance>
+
+
+@dataclass
+class Topology:
+    """Start with `start()`, stop with `stop()` (always, in `finally`)."""
+
+    workdir: Path
+    publish_timeout_s: float = 5.0
+    broker: EmbeddedBroker | None = None
+    mongo: EmbeddedMongo | None = None
+    postgres: EmbeddedPostgres | None = None
+    api: ServiceProcess | None = None
+    consumers: dict[str, ServiceProcess] = field(default_factory=dict)
+    api_link: FaultProxy | None = None
+    consumer_link: FaultProxy | None = None
+    broker_relay: PidRelay | None = None
+    store_links: dict[str, FaultProxy] = field(default_factory=dict)
+    settings: Settings | None = None  # what the clients use (addresses through the relays)
+    direct: Settings | None = None  # the same stores, reached directly (verification, migration)
+
+    def start(self) -> None:
+        logs = self.workdir / "logs"
+        broker_port = free_port()
+        self.api_link = FaultProxy(LOCAL, broker_port).start()
+        self.consumer_link = FaultProxy(LOCAL, broker_port).start()
+        default: Target = (LOCAL, broker_port)  # tools (drain checks, topic creation) go straight through
+        self.broker_relay = PidRelay(self._broker_routes, default).start()
+        self.broker = EmbeddedBroker(LOCAL, broker_port, logs, advertised_port=self.broker_relay.port)
+        self.broker.start()
+        self.mongo = EmbeddedMongo(LOCAL, free_port(), self.workdir / "mongo")
+        self.mongo.start()
+        self.postgres = EmbeddedPostgres(LOCAL, free_port(), self.workdir / "postgres")
+        self.postgres.start()
+        with psycopg.connect(self.postgres.url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE chaos")
+        self.store_links = {
+            "mongo": FaultProxy(LOCAL, self.mongo.port).start(),
+            "sql": FaultProxy(LOCAL, self.postgres.port).start(),
+        }
+        api_port = free_port()
+        self.direct = self._settings(api_port, self.mongo.url, self.postgres.url_for("chaos"))
+        sql_link = self.postgres.url_for("chaos").replace(
+            f":{self.postgres.port}/", f":{self.store_links['sql'].port}/"
+        )
+        mongo_link = f"mongodb://{LOCAL}:{self.store_links['mongo'].port}"
+        self.settings = self._settings(api_port, mongo_link, sql_link)
+        self._migrate()
+        ensure_topics(self.direct)
+        env = self.settings.to_env()
+        self.api = ServiceProcess("tradedata", ["api"], LOCAL, self.settings.tradedata_port, logs, env)
+        self.api.start(timeout_s=60)
+        for name, sink in SINKS:
+            port = free_port()
+            child = {
+                **env,
+                "LOG_LEVEL": "INFO",
+                "METRICS_PORT": str(port),
+                "CONSUMER_INSTANCE_ID": f"{name}-chaos-{socket.gethostname()}",  # static membership
+            }
+            self.consumers[name] = ServiceProcess(name, ["consume", sink], LOCAL, port, logs, child)
+            self.consumers[name].start(timeout_s=90)
+
+    def _settings(self, api_port: int, mongo_url: str, sql_url: str) -> Settings:
+        assert self.broker_relay is not None
+        return Settings(
+            tradestore_home=self.workdir,
+            tradestore_env="test",
+            log_level="WARNING",
+            kafka_bootstrap_servers=f"{LOCAL}:{self.broker_relay.port}",
+            kafka_publish_timeout_s=self.publish_timeout_s,
+            tradedata_port=api_port,
+            mongo_url=SecretStr(mongo_url),
+            sql_url=SecretStr(sql_url),
+        )
+
+    def _broker_routes(self) -> dict[int, Target]:
+        """Which FaultProxy each client process's broker connections go to (read per connection)."""
+        routes: dict[int, Target] = {}
+        if self.api is not None and self.api.proc is not None and self.api_link is not None:
+            routes[self.api.proc.pid] = (LOCAL, self.api_link.port)
+        if self.consumer_link is not None:
+            for consumer in self.consumers.values():
+                if consumer.proc is not None:
+                    routes[consumer.proc.pid] = (LOCAL, self.consumer_link.port)
+        return routes
+
+    def _migrate(self) -> None:
+        from kafkaconsumermssql.engine import make_engine
+        from kafkaconsumermssql.migrations import migrate
+
+        assert self.direct is not None
+        engine = make_engine(self.direct.sql_url_value)
+        try:
+            migrate(engine, timeout_s=30)
+        finally:
+            engine.dispose()
+
+    def link_connections(self) -> dict[str, int]:
+        """Connections each broker link carried: proof that faults on a link reached its clients."""
+        return {
+            "api link": self.api_link.accepted if self.api_link else 0,
+            "consumer link": self.consumer_link.accepted if self.consumer_link else 0,
+            "unrouted (tools)": sum(
+                n
+                for (_, port), n in (self.broker_relay.routed if self.broker_relay else {}).items()
+                if self.broker is not None and port == self.broker.port
+            ),
+        }
+
+    def api_peak_rss_kib(self) -> int:
+        """VmHWM of the API process (its peak resident set), 0 if unknown."""
+        if self.api is None or self.api.proc is None:
+            return 0
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.api.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        """API, consumers, stores, relays and proxies, then the broker (each one even if another fails)."""
+        parts: list[ManagedProcess | None] = [self.api, *self.consumers.values(), self.mongo]
+        for part in parts:
+            if part is not None:
+                part.stop()
+        if self.postgres is not None:
+            self.postgres.remove()
+        for link in [*self.store_links.values(), self.broker_relay]:
+            if link is not None:
+                link.stop()
+        for proxy in (self.api_link, self.consumer_link):
+            if proxy is not None:
+                proxy.stop()
+        if self.broker is not None:
+            self.broker.stop()

@@ -1,0 +1,1 @@
+"""`tradestore chaos|bench|fuzz`: plugin commands (entry-point group tradestore.commands), thin."""

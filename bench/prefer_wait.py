@@ -19,8 +19,8 @@ import httpx
 from pydantic import SecretStr
 
 from shared.settings import Settings
-from tradestore.embedded.process import free_port
-from tradestore.stack import Stack
+from tradestore.local.process import free_port
+from tradestore.local.stack import Stack
 
 
 def _trade(prefix: str, n: int) -> dict[str, object]:
@@ -73,7 +73,9 @@ def main(count: int = 300) -> int:
             stack.stop()
     print(f"{count} sequential POST /trades each, embedded stack (Tansu, nx-27017, SQLite, both consumers)")
     print(f"  without Prefer:       p50 {plain[0]:7.2f} ms  p99 {plain[1]:7.2f} ms  mean {plain[2]:7.2f} ms")
-    print(f"  Prefer: wait=5 (201): p50 {waited[0]:7.2f} ms  p99 {waited[1]:7.2f} ms  mean {waited[2]:7.2f} ms")
+    print(
+        f"  Prefer: wait=5 (201): p50 {waited[0]:7.2f} ms  p99 {waited[1]:7.2f} ms  mean {waited[2]:7.2f} ms"
+    )
     print(f"  added by waiting:     p50 {waited[0] - plain[0]:7.2f} ms  p99 {waited[1] - plain[1]:7.2f} ms")
     return 0
 

@@ -65,7 +65,13 @@ class OutcomeWatcher:
         config = client_config(self.settings)
         group = f"tradedata-outcomes-{uuid.uuid4().hex}"  # never joined: assign() only, nothing committed
         return Consumer(
-            {**config, "group.id": group, "enable.auto.commit": False, "client.id": "tradedata", "fetch.wait.max.ms": 20}
+            {
+                **config,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "client.id": "tradedata",
+                "fetch.wait.max.ms": 20,
+            }
         )
 
     def _run(self) -> None:

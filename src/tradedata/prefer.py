@@ -67,9 +67,11 @@ def rejection(accepted: Mapping[str, object], verdict: Verdict, status: str) -> 
     reason = verdict.reason or "rejected"
     deciding = verdict.deciding
     stored = verdict.max_version
-    trade = f"version {accepted['version']} of trade {accepted['trade_id']!s} (book {accepted['book_id']!s})"
+    trade = f"version {accepted['version']} of trade {accepted['trade_id']} (book {accepted['book_id']})"
     if reason == LOWER_VERSION:
-        detail = f"{trade} was not stored: version {stored} is already stored, and a lower version never replaces it"
+        detail = (
+            f"{trade} was not stored: version {stored} is already stored (a lower version never replaces it)"
+        )
         kind, title = LOWER_VERSION_TYPE, "Lower version"
     else:
         detail = f"{trade} was refused by the stores: {deciding.detail if deciding else reason}"

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from fixtures.consumers import make_trade
 from fixtures.pipeline import Pipeline, poll
+from tradedata.app import create_app
 from tradestore.httpclient import ApiClient
 
 LOWER_VERSION_TYPE = "https://tradestore.dev/problems/lower-version"
@@ -50,7 +52,8 @@ def test_a_lower_version_after_a_higher_one_gets_409_naming_the_stored_version(
     assert headers["preference-applied"] == "wait=5"
     assert body["state"] == "stored"
     assert set(body["sinks"]) == {"mongo", "sql"}
-    assert pipeline.in_mongo((trade_id, 2, "B-1")) and pipeline.in_sql((trade_id, 2, "B-1"))
+    assert pipeline.in_mongo((trade_id, 2, "B-1"))
+    assert pipeline.in_sql((trade_id, 2, "B-1"))
 
     status, headers, problem = _post(waiting, make_trade(trade_id, version=1))
     assert status == 409, problem
@@ -122,3 +125,23 @@ def test_no_verdict_within_the_wait_gives_202_with_the_status_location(
 
     local_pipeline.consumer("kafkaconsumermssql").start()
     poll(lambda: _get(client, location)[1], lambda v: v["state"] == "stored", timeout_s=60)
+
+
+def test_status_survives_an_api_restart(pipeline: Pipeline, waiting: ApiClient, prefix: str) -> None:
+    trade_id = f"{prefix}T-4"
+    assert _post(waiting, make_trade(trade_id, version=2))[0] == 201
+    assert _post(waiting, make_trade(trade_id, version=1))[0] == 409
+    # A new API process: its outcome reader starts now and has seen none of these verdicts.
+    fresh = pipeline.settings.model_copy(update={"tradedata_outcome_lookback_s": 0.0})
+    keys = fresh.api_keys()
+    with TestClient(create_app(fresh), headers={"X-API-Key": keys[0]} if keys else {}) as restarted:
+        rejected = restarted.get(f"/trades/{trade_id}/status", params={"version": 1, "book_id": "B-1"}).json()
+        stored = restarted.get(f"/trades/{trade_id}/status", params={"version": 2, "book_id": "B-1"}).json()
+    assert (rejected["state"], rejected["reason"], rejected["source"]) == (
+        "rejected",
+        "lower_version",
+        "dead-letters",
+    )
+    assert "stored 2" in rejected["detail"]
+    assert set(rejected["sinks"]) == {"mongo", "sql"}
+    assert (stored["state"], stored["source"]) == ("stored", "store")

@@ -25,9 +25,9 @@ from shared.consumer.batch import (
     plan_writes,
     split_replays,
 )
-from shared.consumer.outcomes import OutcomePublisher, batch_outcomes
 from shared.consumer.dlq import DeadLetterPublisher
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
+from shared.consumer.outcomes import OutcomePublisher, batch_outcomes
 from shared.consumer.positions import lag, pause, rewind, store_offsets
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable

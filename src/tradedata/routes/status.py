@@ -71,7 +71,7 @@ class TradeStatusBody(BaseModel):
     version: int
     book_id: str
     state: Literal["stored", "rejected", "pending"] = Field(
-        description="stored: every sink stored it; rejected: a sink refused it (reason); pending: not decided yet"
+        description="stored: every sink stored it; rejected: a sink refused it; pending: not decided yet"
     )
     reason: str | None = Field(description="why it was rejected (the dead-letter reason, e.g. lower_version)")
     detail: str | None

@@ -17,8 +17,8 @@ from shared.schema import SAMPLE_TRADE, TradePayload
 from tradedata.auth import PROBLEM_DOC, RETRY_LATER_DOC
 from tradedata.body import BodyError, read_json_body
 from tradedata.context import ApiContext, context
-from tradedata.problems import field_errors_from_validation, problem, unavailable
 from tradedata.prefer import answer_after_verdict, requested_wait
+from tradedata.problems import field_errors_from_validation, problem, unavailable
 from tradedata.service import publish_trade
 
 router = APIRouter(tags=["trades"])

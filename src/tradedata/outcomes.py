@@ -83,7 +83,7 @@ class OutcomeWatcher:
                 ensure_topics(self.settings, [topic])
                 consumer = self._factory()
                 self._assign(consumer, topic, started_ms)
-                self._poll(consumer)
+                self._poll(consumer, started_ms)
             except (KafkaException, RuntimeError) as exc:
                 log.warning("outcome watcher: %s; retrying", exc)
                 self._stop.wait(1.0)
@@ -102,10 +102,12 @@ class OutcomeWatcher:
         )
         self.assigned.set()
 
-    def _poll(self, consumer: Any) -> None:
+    def _poll(self, consumer: Any, since_ms: int) -> None:
+        """Record every event from `since_ms` on (Tansu answers offset 0 to a timestamp lookup that no
+        record is newer than, so older events are skipped here by their own timestamp)."""
         while not self._stop.is_set():
             msg = consumer.poll(0.2)  # returns as soon as one event arrives (consume() waits for a batch)
-            if msg is not None and msg.error() is None:
+            if msg is not None and msg.error() is None and msg.timestamp()[1] >= since_ms:
                 outcome = parse_outcome(msg.value())
                 if outcome is not None:
                     self.record(outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import Future
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from shared.consumer.batch import DeadLetter, Inbound, Reason
 from shared.consumer.outcomes import OutcomePublisher, OutcomesUnavailable, batch_outcomes
+from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.outcomes import LOWER_VERSION_TYPE, Outcome, State, combine, parse_outcome
 from shared.ports import StoredTrade
 from shared.schema import TradePayload
@@ -77,19 +79,22 @@ def test_an_outcome_round_trips_through_its_record_and_junk_is_ignored() -> None
 
 
 class FakeProducer:
-    def __init__(self, fail: str | None = None, left: int = 0) -> None:
+    """TradeProducer.send: a Future per record, failed with `fail` or never resolved when `hang`."""
+
+    def __init__(self, fail: Exception | None = None, hang: bool = False, refuse: bool = False) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
-        self.fail, self.left = fail, left
-        self.callbacks: list[Any] = []
+        self.fail, self.hang, self.refuse = fail, hang, refuse
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> None:
+    def send(self, topic: str, value: bytes, key: bytes) -> Future[Any]:
+        if self.refuse:
+            raise PublishUnavailable("queue full")
         self.sent.append((topic, key, value))
-        self.callbacks.append(kwargs["on_delivery"])
-
-    def flush(self, timeout: float = 0) -> int:
-        for callback in self.callbacks:
-            callback(self.fail, None)
-        return self.left
+        future: Future[Any] = Future()
+        if self.fail is not None:
+            future.set_exception(self.fail)
+        elif not self.hang:
+            future.set_result(None)
+        return future
 
 
 def test_the_publisher_waits_for_every_acknowledgement_or_raises_a_retryable_error() -> None:
@@ -97,12 +102,13 @@ def test_the_publisher_waits_for_every_acknowledgement_or_raises_a_retryable_err
     ok = FakeProducer()
     OutcomePublisher(ok, "trades.outcomes").publish(events)
     assert ok.sent == [("trades.outcomes", b"T-1:1:B-1", events[0].to_bytes())]
-    OutcomePublisher(ok, "trades.outcomes").publish([])
-    assert len(ok.sent) == 1
     with pytest.raises(OutcomesUnavailable, match="did not acknowledge: broker down"):
-        OutcomePublisher(FakeProducer(fail="broker down"), "t").publish(events)
-    with pytest.raises(OutcomesUnavailable, match="1 unacknowledged"):
-        OutcomePublisher(FakeProducer(left=1), "t").publish(events)
+        OutcomePublisher(FakeProducer(fail=PublishUnavailable("broker down")), "t").publish(events)
+    with pytest.raises(OutcomesUnavailable, match="no acknowledgement in time"):
+        OutcomePublisher(FakeProducer(hang=True), "t", timeout_s=0.01).publish(events)
+    with pytest.raises(OutcomesUnavailable, match="queue full"):
+        OutcomePublisher(FakeProducer(refuse=True), "t").publish(events)
+    assert issubclass(OutcomesUnavailable, StoreUnavailable)  # retried like a store outage, nothing committed
 
 
 # --- the verdict of several sinks ------------------------------------------------------------

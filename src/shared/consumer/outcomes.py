@@ -7,11 +7,14 @@ with the dead-letter reason. The API turns them into answers (`Prefer: wait`, GE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
 from shared.consumer.batch import DeadLetter, Reason
-from shared.errors import StoreUnavailable
+from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.outcomes import Outcome, State
 from shared.schema import TradePayload
 
@@ -20,12 +23,10 @@ class OutcomesUnavailable(StoreUnavailable):
     """The broker did not acknowledge the outcome events: the batch is retried like a store outage."""
 
 
-class ProducerLike(Protocol):
-    """The part of confluent_kafka.Producer the publisher uses."""
+class Sender(Protocol):
+    """What the publisher needs of shared.kafka.TradeProducer (the sink's dead-letter producer)."""
 
-    def produce(self, topic: str, value: Any = ..., key: Any = ..., **kwargs: Any) -> None: ...
-
-    def flush(self, timeout: float = ...) -> int: ...
+    def send(self, topic: str, value: bytes, key: bytes) -> Future[Any]: ...
 
 
 class Written(Protocol):
@@ -92,32 +93,28 @@ def batch_outcomes(
 
 
 class OutcomePublisher:
-    """Produce outcome events and wait until the broker acknowledged all of them."""
+    """Produce outcome events through the sink's producer (the one its dead letters use) and wait until the
+    broker acknowledged all of them."""
 
-    def __init__(self, producer: ProducerLike, topic: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, producer: Sender, topic: str, timeout_s: float = 10.0) -> None:
         self.producer = producer
         self.topic = topic
         self.timeout_s = timeout_s
 
     def publish(self, outcomes: Sequence[Outcome]) -> None:
-        """Send and flush; raise OutcomesUnavailable unless every event was acknowledged."""
-        if not outcomes:
-            return
+        """Send and wait; raise OutcomesUnavailable unless every event was acknowledged."""
+        futures: list[Future[Any]] = []
+        for outcome in outcomes:
+            try:
+                futures.append(self.producer.send(self.topic, outcome.to_bytes(), outcome.record_key()))
+            except PublishUnavailable as exc:
+                raise OutcomesUnavailable(f"outcomes topic {self.topic!r}: {exc}") from None
+        deadline = time.monotonic() + self.timeout_s
         errors: list[str] = []
-
-        def on_delivery(err: Any, _msg: Any) -> None:
-            if err is not None:
-                errors.append(str(err))
-
-        try:
-            for outcome in outcomes:
-                self.producer.produce(
-                    self.topic, value=outcome.to_bytes(), key=outcome.record_key(), on_delivery=on_delivery
-                )
-        except BufferError:
-            self.producer.flush(1.0)
-            raise OutcomesUnavailable("outcome producer queue full") from None
-        remaining = self.producer.flush(self.timeout_s)
-        if remaining or errors:
-            reason = errors[0] if errors else f"{remaining} unacknowledged"
-            raise OutcomesUnavailable(f"outcomes topic {self.topic!r} did not acknowledge: {reason}")
+        for future in futures:
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except (PublishUnavailable, FutureTimeout) as exc:
+                errors.append(str(exc) or "no acknowledgement in time")
+        if errors:
+            raise OutcomesUnavailable(f"outcomes topic {self.topic!r} did not acknowledge: {errors[0]}")

@@ -27,7 +27,6 @@ from shared.consumer.batch import (
 )
 from shared.consumer.dlq import DeadLetterPublisher
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
-from shared.consumer.outcomes import OutcomePublisher, batch_outcomes
 from shared.consumer.positions import lag, pause, rewind, store_offsets
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable
@@ -95,7 +94,6 @@ class ConsumerRuntime:
         self._lag: dict[tuple[str, int], int] = {}
         self._probe: ProbeServer | None = None
         self.dlq: DeadLetterPublisher | None = None
-        self.outcomes: OutcomePublisher | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -130,7 +128,6 @@ class ConsumerRuntime:
         self.dlq = DeadLetterPublisher(
             producer, self.settings.trades_dlq_topic, self.sink.name, new_producer=new_producer
         )
-        self.outcomes = OutcomePublisher(producer, self.settings.trades_outcomes_topic)
         try:
             self._retry(self.sink.setup, lambda: self._stop.is_set(), pause=False)
             self._mark_store(True)
@@ -202,12 +199,6 @@ class ConsumerRuntime:
             dlq = self.dlq
             assert dlq is not None
             self._retry(lambda: dlq.publish(letters), abandon)
-        if self.outcomes is not None:
-            publisher, events = (
-                self.outcomes,
-                batch_outcomes(self.sink.name, plan.writes, letters, stored, replays),
-            )
-            self._retry(lambda: publisher.publish(events), abandon)
         self._commit(records)
         self._count(plan.writes, letters)
         if replays:

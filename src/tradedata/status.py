@@ -14,16 +14,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from shared.errors import StoreUnavailable
 from shared.kafka import client_config, partition_for
 from shared.operations.dlq import DlqFilter, read_dead_letters
 from shared.operations.lag import consumer_lag, sink_groups
+from shared.operations.reading import BrokerUnavailable
 from shared.outcomes import State, Verdict
 from shared.ports import TradeReader
 from shared.settings import Settings
+from tradedata.outcomes import OutcomeWatcher
 
 Key = tuple[str, int, str]
 
@@ -52,6 +56,31 @@ class TradeStatus:
         }
 
 
+Lookup = Callable[[Key], "TradeStatus | None"]
+
+
+@dataclass
+class Outcomes:
+    """What the API knows of the sinks' verdicts: the live watcher (Prefer: wait, recent verdicts) and the
+    durable lookups of the status endpoint. Wired by the composition root when it owns the Kafka clients;
+    tests inject their own."""
+
+    watcher: OutcomeWatcher
+    dead_letters: Lookup
+    unprocessed: Lookup
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Outcomes:
+        return cls(
+            OutcomeWatcher(settings),
+            partial(from_dead_letters, settings),
+            partial(from_trades_topic, settings),
+        )
+
+    def stop(self) -> None:
+        self.watcher.stop()
+
+
 def from_verdict(verdict: Verdict) -> TradeStatus:
     deciding = verdict.deciding
     detail = deciding.detail if deciding is not None and verdict.state is State.REJECTED else None
@@ -68,7 +97,11 @@ def from_store(reader: TradeReader, key: Key) -> TradeStatus | None:
 def from_dead_letters(settings: Settings, key: Key) -> TradeStatus | None:
     """Rejected when a sink dead-lettered a record with this key (reason and detail from its headers)."""
     wanted = f"{key[0]}:{key[1]}:{key[2]}".encode()
-    letters = [r for r in read_dead_letters(settings, DlqFilter(trade_id=key[0])) if r.key == wanted]
+    try:
+        found = read_dead_letters(settings, DlqFilter(trade_id=key[0]))
+    except BrokerUnavailable as exc:
+        raise StoreUnavailable(f"dead-letter topic: {exc}") from None
+    letters = [r for r in found if r.key == wanted]
     if not letters:
         return None
     sinks: dict[str, dict[str, object]] = {}
@@ -86,26 +119,29 @@ def from_dead_letters(settings: Settings, key: Key) -> TradeStatus | None:
 
 def from_trades_topic(settings: Settings, key: Key, idle_s: float = 0.5) -> TradeStatus | None:
     """Pending when the record sits on the trades topic past the lowest committed offset of the sinks."""
-    topic = settings.trades_topic
     config = {**client_config(settings), "group.id": f"tradedata-status-{uuid.uuid4().hex}"}
     reader = Consumer({**config, "enable.auto.commit": False})
     try:
-        meta = reader.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None or not meta.partitions:
-            return None
-        partition = partition_for(key[0], len(meta.partitions))
-        groups = set(sink_groups(settings).values())
-        committed = [
-            lag.committed or 0 for lag in consumer_lag(settings, sorted(groups)) if lag.partition == partition
-        ]
-        start = min(committed, default=0)
-        reader.assign([TopicPartition(topic, partition, start)])
-        wanted = f"{key[0]}:{key[1]}:{key[2]}".encode()
-        if _read_until_idle(reader, lambda msg: msg.key() == wanted, idle_s):
-            return TradeStatus(State.PENDING, source="trades-topic")
-        return None
+        return _find_unprocessed(settings, reader, key, idle_s)
+    except (KafkaException, BrokerUnavailable) as exc:
+        raise StoreUnavailable(f"trades topic: {exc}") from None
     finally:
         reader.close()
+
+
+def _find_unprocessed(settings: Settings, reader: Any, key: Key, idle_s: float) -> TradeStatus | None:
+    topic = settings.trades_topic
+    meta = reader.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None or not meta.partitions:
+        return None
+    partition = partition_for(key[0], len(meta.partitions))  # where TradeData put every record of trade_id
+    groups = sorted(set(sink_groups(settings).values()))
+    committed = [lag.committed or 0 for lag in consumer_lag(settings, groups) if lag.partition == partition]
+    reader.assign([TopicPartition(topic, partition, min(committed, default=0))])
+    wanted = f"{key[0]}:{key[1]}:{key[2]}".encode()
+    if _read_until_idle(reader, lambda msg: msg.key() == wanted, idle_s):
+        return TradeStatus(State.PENDING, source="trades-topic")
+    return None
 
 
 def _read_until_idle(

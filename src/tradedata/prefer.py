@@ -53,8 +53,8 @@ async def answer_after_verdict(
     verdict = await watcher.wait((trade_id, version, book_id), position, float(wait_s))
     applied = {"Preference-Applied": f"wait={wait_s}"}
     if verdict is not None and verdict.state is State.STORED:
-        body = {**accepted, "state": "stored", "sinks": verdict.summary()}
-        return Response(orjson.dumps(body), 201, {**applied, "Location": location}, "application/json")
+        # The same body as without the preference: Preference-Applied says the stores hold it too.
+        return Response(orjson.dumps(accepted), 201, {**applied, "Location": location}, "application/json")
     status = status_path(trade_id, version, book_id)
     if verdict is not None and verdict.state is State.REJECTED:
         return Response(orjson.dumps(rejection(accepted, verdict, status)), 409, applied, PROBLEM_JSON)

@@ -9,6 +9,16 @@ import pytest
 pytest_plugins = ["fixtures.kafka", "fixtures.api", "fixtures.mongo", "fixtures.sql", "fixtures.pipeline"]
 
 _TIERS = ("unit", "contract", "integration", "perf")
+# Markers from the services a test's fixtures need, so suites are selected by what they need (`-m`),
+# never by name substrings: the compose test profile runs e2e, mongo and sql tests in separate containers.
+_NEEDS = {
+    "pipeline": "e2e",  # the whole stack: API, both consumers, both stores
+    "mongo_url": "mongo",
+    "sql_url": "sql",
+    "local_pipeline": "local_only",  # this machine's stack, stopped and restarted by the test
+    "own_mongo": "local_only",
+    "postgres_server": "local_only",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -17,3 +27,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(str(item.path)).relative_to(root).parts
         if parts and parts[0] in _TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+        for marker in sorted({_NEEDS[f] for f in getattr(item, "fixturenames", ()) if f in _NEEDS}):
+            item.add_marker(getattr(pytest.mark, marker))

@@ -282,16 +282,20 @@ class TradeProducer:
         topic: str,
         records: Iterable[tuple[str, bytes, bytes]],
         on_delivery: Callable[[int, KafkaError | None, Any], None],
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> int:
         """Queue (trade_id, key, value) records in order, without a Future each (batch ingest).
 
         `records` may be a generator: librdkafka copies each payload, so the caller's bytes can go as
-        soon as they are queued. `on_delivery(index, error, message)` runs on the delivery thread once
-        per queued record. Stops at the first record the producer refuses and returns how many were
-        queued; raises PublishUnavailable when not even the first could be.
+        soon as they are queued; `headers` go on every record (provenance). `on_delivery(index, error,
+        message)` runs on the delivery thread once per queued record. Stops at the first record the
+        producer refuses and returns how many were queued; raises PublishUnavailable when not even the
+        first could be.
         """
         partitions = self.partition_count(topic)
         produce = self._producer.produce
+        # confluent_kafka wants a list of (str, str | bytes | None)
+        record_headers: list[tuple[str, str | bytes | None]] | None = list(headers) if headers else None
         queued = 0
         for index, (trade_id, key, value) in enumerate(records):
 
@@ -302,7 +306,12 @@ class TradeProducer:
 
             try:
                 produce(
-                    topic, value, key, partition=partition_for(trade_id, partitions), on_delivery=delivered
+                    topic,
+                    value,
+                    key,
+                    partition=partition_for(trade_id, partitions),
+                    on_delivery=delivered,
+                    headers=record_headers,
                 )
             except (BufferError, KafkaException) as exc:
                 if index == 0:

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.credentials import ApiKeySpec, CredentialsError, parse_api_keys
 from shared.rules import MaturedPolicy
 
 # Passwords that appear in docs and examples; refused outside local development.
@@ -96,11 +97,25 @@ class Settings(BaseSettings):
     tradedata_batch_max_items: int = Field(default=10_000, ge=1)
     tradedata_batch_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
-    # Security (docs/security.md): API keys for writes (comma-separated; unset = auth off, the local
-    # default; compose turns it on), reads optionally, and a cap on concurrent connections (uvicorn).
+    # Security (docs/security.md). API keys: TRADEDATA_API_KEYS (`id:scope,scope:secret` entries separated
+    # by `;` or whitespace, or legacy comma-separated bare keys) and/or TRADEDATA_API_KEYS_FILE (one entry
+    # a line). JWT bearer tokens: TRADEDATA_JWT_ISSUER, TRADEDATA_JWT_AUDIENCE and TRADEDATA_JWKS_URL or
+    # TRADEDATA_JWKS_FILE. Any of them turns authentication on; then every route but the probes and the
+    # OpenAPI description needs a principal, reads included unless TRADEDATA_OPEN_READS=true (which
+    # production refuses without TRADEDATA_OPEN_READS_CONFIRMED=true). Plus a cap on concurrent
+    # connections (uvicorn).
     tradedata_api_keys: SecretStr | None = None
-    tradedata_read_requires_auth: bool = False
+    tradedata_api_keys_file: Path | None = None
+    tradedata_open_reads: bool = False
+    tradedata_open_reads_confirmed: bool = False
     tradedata_allow_anonymous: bool = False  # the API in production refuses auth off unless this is true
+    tradedata_jwt_issuer: str | None = None
+    tradedata_jwt_audience: str | None = None
+    tradedata_jwks_url: str | None = None
+    tradedata_jwks_file: Path | None = None
+    tradedata_jwks_cache_s: int = Field(default=300, ge=10, le=86_400)
+    tradedata_jwt_leeway_s: int = Field(default=30, ge=0, le=300)  # bounded clock skew
+    tradedata_jwt_algorithms: str = "RS256,ES256"  # asymmetric only; none and HS* are always refused
     tradedata_limit_concurrency: int | None = Field(default=None, ge=1)  # beyond it uvicorn answers 503
 
     @model_validator(mode="after")
@@ -118,28 +133,51 @@ class Settings(BaseSettings):
         return self
 
     def api_auth_problem(self) -> str | None:
-        """Why the API must not start with this auth configuration (production only), or None.
+        """Why the API must not start with this auth configuration, or None.
 
         Checked where the API starts (tradedata.app.create_app), not for every service: the consumers
         serve no API and need no keys.
         """
+        try:
+            keys = self.api_key_specs()
+        except CredentialsError as exc:
+            return str(exc)
+        jwt = self.jwt_enabled
+        if jwt and not (self.tradedata_jwt_issuer and self.tradedata_jwt_audience):
+            return "JWT needs TRADEDATA_JWT_ISSUER and TRADEDATA_JWT_AUDIENCE next to the JWKS"
         if self.tradestore_env != "production":
             return None
-        keys = self.api_keys()
-        if not keys and not self.tradedata_allow_anonymous:
+        if not keys and not jwt and not self.tradedata_allow_anonymous:
             return (
-                "TRADEDATA_API_KEYS is empty in production: set it, or TRADEDATA_ALLOW_ANONYMOUS=true "
-                "to run the API without authentication on purpose"
+                "no API keys and no JWT issuer in production: set TRADEDATA_API_KEYS (or a JWKS), or "
+                "TRADEDATA_ALLOW_ANONYMOUS=true to run the API without authentication on purpose"
             )
-        if any(k in PLACEHOLDER_SECRETS for k in keys):
+        if any(k.secret in PLACEHOLDER_SECRETS for k in keys):
             return "TRADEDATA_API_KEYS holds a placeholder key; set real keys in production"
+        if self.tradedata_open_reads and not self.tradedata_open_reads_confirmed:
+            return (
+                "TRADEDATA_OPEN_READS=true lets anyone read every trade; production needs "
+                "TRADEDATA_OPEN_READS_CONFIRMED=true as well"
+            )
         return None
 
+    @property
+    def jwt_enabled(self) -> bool:
+        return bool(self.tradedata_jwks_url or self.tradedata_jwks_file)
+
+    def api_key_specs(self) -> list[ApiKeySpec]:
+        """Every configured API key (id, scopes, secret), from the variable and the file."""
+        specs = parse_api_keys(self.tradedata_api_keys.get_secret_value()) if self.tradedata_api_keys else []
+        if self.tradedata_api_keys_file is not None:
+            specs += parse_api_keys(self.tradedata_api_keys_file.read_text(encoding="utf-8"))
+        return specs
+
     def api_keys(self) -> list[str]:
-        """The configured API keys in clear (empty: auth off); for tradedata.auth only, never logged."""
-        if self.tradedata_api_keys is None:
+        """The configured API key secrets in clear (empty: no keys); for clients and scrubbing only."""
+        try:
+            return [k.secret for k in self.api_key_specs()]
+        except CredentialsError:
             return []
-        return [k.strip() for k in self.tradedata_api_keys.get_secret_value().split(",") if k.strip()]
 
     def outcome_sinks(self) -> frozenset[str]:
         """The sinks whose outcomes make a verdict (TRADEDATA_OUTCOME_SINKS)."""

@@ -1,58 +1,68 @@
-"""The FastAPI application: wiring only (lifespan, routers, OpenAPI); the routes live in tradedata.routes."""
+"""The composition root: builds the API from settings, wiring the producer, the store reader and the
+authenticator (tests inject fakes), registers routers with their scopes and the problem handlers."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from shared.errors import PublishUnavailable
+from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.kafka import TradeProducer, ensure_topics
+from shared.ports import StoredTrade, TradeFilter, TradeReader
 from shared.settings import Settings, load_settings
 from tradedata import console
-from tradedata.auth import AuthRefused, auth_refused_handler, read_guard, write_guard
+from tradedata.auth import ADMIN, READ, WRITE, Authenticator, scope_guard
 from tradedata.context import ApiContext
-from tradedata.models import Trade, utc_today
-from tradedata.outcomes import OutcomeWatcher
+from tradedata.models import utc_today
+from tradedata.problems import install_problem_handlers
 from tradedata.routes import batch, health, read, status, trades
+from tradedata.service import Publisher
+from tradedata.status import Outcomes
 
 log = logging.getLogger("tradedata")
 
 
 def create_app(
     settings: Settings | None = None,
-    producer: Any | None = None,
+    producer: Publisher | None = None,
     clock: Callable[[], date] = utc_today,
+    reader: TradeReader | None = None,
+    outcomes: Outcomes | None = None,
 ) -> FastAPI:
-    """Build the API. A producer may be injected (tests); otherwise one is made in the lifespan."""
-    ctx = ApiContext(settings=settings or load_settings(), clock=clock, producer=producer)
-    refused = ctx.settings.api_auth_problem()
+    """Build the API. Producer, reader and outcomes may be injected (tests); otherwise the lifespan opens
+    them (outcomes only with its own Kafka clients: an injected producer means no broker to read)."""
+    cfg = settings or load_settings()
+    refused = cfg.api_auth_problem()
     if refused:
         raise RuntimeError(refused)
+    ctx = ApiContext(cfg, clock, Authenticator.from_settings(cfg), producer, reader)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        owned = ctx.producer is None
-        if owned:
-            try:
-                await run_in_threadpool(ensure_topics, ctx.settings)
-            except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
-                log.warning("could not ensure topics at start (%s); continuing", exc)
-            ctx.producer = TradeProducer(ctx.settings, block_on_metadata=False)
-            try:
-                await run_in_threadpool(ctx.producer.warm, ctx.settings.trades_topic)
-            except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile
-                log.warning("no metadata for %s at start (%s); continuing", ctx.settings.trades_topic, exc)
+        owned_producer, owned_reader = ctx.producer is None, ctx.reader is None
+        if owned_producer:
+            ctx.producer = await _start_producer(cfg)
+        if owned_reader:
+            ctx.reader = _open_reader(cfg)
+        owned_outcomes = app.state.outcomes is None and owned_producer
+        if owned_outcomes:
+            app.state.outcomes = Outcomes.from_settings(cfg)  # its reader starts on the first Prefer: wait
         try:
             yield
         finally:
-            app.state.outcomes.stop()
-            if owned:
+            if owned_outcomes:
+                app.state.outcomes.stop()
+                app.state.outcomes = None
+            if owned_reader and ctx.reader is not None:
+                ctx.reader.close()
+                ctx.reader = None
+            if owned_producer and isinstance(ctx.producer, TradeProducer):
                 undelivered = await run_in_threadpool(ctx.producer.close)
                 if undelivered:
                     log.error("%d records were not acknowledged at shutdown", undelivered)
@@ -63,28 +73,77 @@ def create_app(
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
         lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc are served offline by tradedata.console
+        docs_url=None,  # /docs is served offline by tradedata.console (no CDN); no ReDoc
         redoc_url=None,
     )
     app.state.ctx = ctx
-    app.state.outcomes = OutcomeWatcher(ctx.settings)  # started by the first request that needs a verdict
-    app.include_router(trades.router, **write_guard(ctx.settings))
+    app.state.outcomes = outcomes
+    install_problem_handlers(app)
     app.include_router(health.router)
-    app.include_router(read.router, **read_guard(ctx.settings))
-    app.include_router(status.router, **read_guard(ctx.settings))
-    app.include_router(batch.router, **write_guard(ctx.settings))
-    app.add_exception_handler(AuthRefused, auth_refused_handler)  # 401/403 as problem+json
-    console.install(app)  # /console, /docs, /redoc
-
-    default_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = default_openapi()
-            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-            schemas["Trade"] = Trade.model_json_schema(ref_template="#/components/schemas/{model}")
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(trades.router, **scope_guard(cfg, WRITE))
+    app.include_router(batch.router, **scope_guard(cfg, WRITE))
+    app.include_router(read.router, **scope_guard(cfg, READ))
+    app.include_router(status.router, **scope_guard(cfg, READ))
+    app.include_router(health.metrics_router, **scope_guard(cfg, ADMIN))
+    console.install(app)  # /console (trades:read pages, trades:admin actions), /docs
     return app
+
+
+async def _start_producer(settings: Settings) -> TradeProducer:
+    try:
+        await run_in_threadpool(ensure_topics, settings)
+    except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
+        log.warning("could not ensure topics at start (%s); continuing", exc)
+    producer = TradeProducer(settings, block_on_metadata=False)
+    try:
+        await run_in_threadpool(producer.warm, settings.trades_topic)
+    except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile
+        log.warning("no metadata for %s at start (%s); continuing", settings.trades_topic, exc)
+    return producer
+
+
+def _open_reader(settings: Settings) -> TradeReader:
+    """The MongoDB store's reader (connects lazily: the API starts without MongoDB)."""
+    return _InterimMongoReader(settings)
+
+
+class _InterimMongoReader:
+    """TradeReader over kafkaconsumer's MongoReader until shared.stores.open_reader lands (helper A).
+
+    Lives only here, in the composition root, so no route imports another service.
+    """
+
+    name = "mongo"
+
+    def __init__(self, settings: Settings) -> None:
+        from kafkaconsumer.reader import MongoReader
+
+        self._reader = MongoReader.from_settings(settings)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        from pymongo.errors import PyMongoError
+
+        try:
+            return fn(*args)
+        except PyMongoError as exc:
+            raise StoreUnavailable(
+                f"the trade store (MongoDB) is unavailable: {type(exc).__name__}"
+            ) from None
+
+    def versions(self, trade_id: str) -> list[StoredTrade]:
+        return [_stored(t) for t in self._call(self._reader.versions, trade_id)]
+
+    def find(self, filters: TradeFilter, limit: int, offset: int) -> tuple[list[StoredTrade], int]:
+        query = {k: v for k, v in vars(filters).items() if v is not None}
+        items, total = self._call(self._reader.find, query, limit, offset)
+        return [_stored(t) for t in items], total
+
+    def ping(self) -> None:
+        self._call(self._reader.ping)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def _stored(trade: Any) -> StoredTrade:
+    return StoredTrade(trade, -1, -1, datetime.fromtimestamp(0, UTC))

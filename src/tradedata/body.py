@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import Request
 
-
-class BodyError(Exception):
-    """The request body cannot be read; carries the HTTP status and the problem detail."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        self.status = status
-        self.detail = detail
-        super().__init__(detail)
+from tradedata.problems import BodyRejected
 
 
 def media_type(request: Request) -> str:
@@ -29,26 +20,27 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing anything over `limit` bytes (declared or streamed) with 413."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyError(413, f"body is {declared} bytes; the limit is {limit} bytes")
+        raise BodyRejected(f"body is {declared} bytes; the limit is {limit} bytes", status=413)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyError(413, f"body exceeds the limit of {limit} bytes")
+            raise BodyRejected(f"body exceeds the limit of {limit} bytes", status=413)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes) -> object:
     try:
-        return orjson.loads(raw)
+        parsed: object = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BodyError(400, f"body is not valid JSON: {exc}") from None
+        raise BodyRejected(f"body is not valid JSON: {exc}", status=400) from None
+    return parsed
 
 
-async def read_json_body(request: Request, limit: int) -> Any:
+async def read_json_body(request: Request, limit: int) -> object:
     """The parsed JSON body of a single-document request."""
     if not is_json(media_type(request)):
-        raise BodyError(415, "send the trade as JSON with header 'Content-Type: application/json'")
+        raise BodyRejected("send the trade as JSON with header 'Content-Type: application/json'", status=415)
     return parse_json(await read_body(request, limit))

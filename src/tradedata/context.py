@@ -1,27 +1,66 @@
-"""What every route needs, wired once in the lifespan: settings, the producer and the clock."""
+"""What the routes need, wired once by the composition root (tradedata.app) and injected as `Annotated`
+dependencies: settings, clock, the producer, the store reader, the authenticator."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from shared.errors import PublishUnavailable, StoreUnavailable
+from shared.ports import TradeReader
 from shared.settings import Settings
+from tradedata.service import Publisher
+
+if TYPE_CHECKING:
+    from tradedata.auth.guard import Authenticator
 
 
 @dataclass
 class ApiContext:
-    """Held on app.state.ctx; routes read it through `context(request)`."""
+    """Held on app.state.ctx; the producer and reader are set by the lifespan unless injected."""
 
     settings: Settings
     clock: Callable[[], date]
-    producer: Any = None
+    auth: Authenticator
+    producer: Publisher | None = None
+    reader: TradeReader | None = None
+    # The console's lazily opened resources (tradedata.console, helper F); the API's own collaborators
+    # are the typed fields above, injected as Annotated dependencies.
     extras: dict[str, Any] = field(default_factory=dict)
 
 
 def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+def _settings(request: Request) -> Settings:
+    return context(request).settings
+
+
+def _clock(request: Request) -> Callable[[], date]:
+    return context(request).clock
+
+
+def _producer(request: Request) -> Publisher:
+    producer = context(request).producer
+    if producer is None:
+        raise PublishUnavailable("the producer is not started")
+    return producer
+
+
+def _reader(request: Request) -> TradeReader:
+    reader = context(request).reader
+    if reader is None:
+        raise StoreUnavailable("no trade store is configured for reads")
+    return reader
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ClockDep = Annotated[Callable[[], date], Depends(_clock)]
+ProducerDep = Annotated[Publisher, Depends(_producer)]
+ReaderDep = Annotated[TradeReader, Depends(_reader)]

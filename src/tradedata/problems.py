@@ -1,22 +1,31 @@
-"""RFC 9457 problem+json responses: every refusal says what is wrong and, per field, how to fix it."""
+"""RFC 9457 problem+json: the one problem document (Problem), the API's domain errors, and their handlers.
+
+Routes and dependencies raise; `install_problem_handlers` (called once by create_app) maps every error to
+the same document shape, so a client parses one format whatever went wrong.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException
 
-from shared.errors import FieldError
+from shared.errors import FieldError, PublishUnavailable, StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 
-_TITLES = {
+TITLES = {
     400: "Malformed request body",
     401: "Authentication required",
     403: "Forbidden",
     404: "Not found",
+    405: "Method not allowed",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Trade failed validation",
@@ -24,31 +33,80 @@ _TITLES = {
 }
 
 
-def problem(
+class FieldIssue(BaseModel):
+    """One offending field: where (`loc`), what is wrong (`msg`), and a machine code (`type`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Problem details (RFC 9457); `errors` lists every offending field when there are any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = "about:blank"
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    errors: list[FieldIssue] | None = None
+
+
+class ApiProblem(Exception):
+    """A refusal answered as problem+json; subclasses name the kind, the handler renders them all."""
+
+    status = 400
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        errors: Iterable[Mapping[str, object]] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status or type(self).status
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+
+class BodyRejected(ApiProblem):
+    """The request body cannot be read as asked: 400 bad JSON, 413 too large, 415 media type, 422 shape."""
+
+
+class TradeRejected(ApiProblem):
+    """The trade breaks the schema or a trade rule; `errors` lists every offending field."""
+
+    status = 422
+
+
+class NotFound(ApiProblem):
+    status = 404
+
+
+def problem_response(
     status: int,
     detail: str,
-    *,
-    errors: Iterable[Mapping[str, Any]] = (),
+    errors: Sequence[Mapping[str, object]] = (),
     headers: Mapping[str, str] | None = None,
-    type_: str = "about:blank",
-) -> JSONResponse:
-    body: dict[str, Any] = {"type": type_, "title": _TITLES.get(status, "Error"), "status": status}
+) -> Response:
+    body: dict[str, object] = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
     body["detail"] = detail
-    listed = list(errors)
-    if listed:
-        body["errors"] = listed
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+    if errors:
+        body["errors"] = list(errors)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
 
 
-PROBLEM_RESPONSE: dict[str, Any] = {
-    "description": "Problem details (RFC 9457)",
-    "content": {PROBLEM_JSON: {}},
-}
-
-
-def unavailable(detail: str, retry_after_s: int = 1) -> JSONResponse:
-    """503 with Retry-After: the client should retry the same request (writes are idempotent by key)."""
-    return problem(503, detail, headers={"Retry-After": str(retry_after_s)})
+def retry_later(retry_after_s: int = 1) -> dict[str, str]:
+    """The headers of a 503: retry the same request (writes are idempotent by key)."""
+    return {"Retry-After": str(retry_after_s)}
 
 
 def field_errors_from_validation(exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[FieldError]:
@@ -66,3 +124,52 @@ def field_errors_from_validation(exc: ValidationError, prefix: Sequence[str | in
             msg = msg.removeprefix("Value error, ")
         result.append(FieldError(loc, msg, kind))
     return result
+
+
+async def _api_problem(_: Request, exc: Exception) -> Response:
+    if not isinstance(exc, ApiProblem):
+        raise exc
+    return problem_response(exc.status, exc.detail, exc.errors, exc.headers)
+
+
+async def _unavailable(_: Request, exc: Exception) -> Response:
+    retry = exc.retry_after_s if isinstance(exc, PublishUnavailable) else 1
+    return problem_response(503, str(exc), headers=retry_later(retry))
+
+
+async def _invalid_parameters(_: Request, exc: Exception) -> Response:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors() if "loc" in e]
+    return problem_response(422, "the request has invalid parameters", errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):
+        raise exc
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers or {})
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register every error -> problem+json mapping, once per app."""
+    app.add_exception_handler(ApiProblem, _api_problem)
+    app.add_exception_handler(PublishUnavailable, _unavailable)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid_parameters)
+    app.add_exception_handler(HTTPException, _http_error)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these statuses, documented by the Problem model."""
+    schema = {"$ref": f"#/components/schemas/{Problem.__name__}"}
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        doc: dict[str, Any] = {"model": Problem, "description": TITLES.get(status, "Error")}
+        doc["content"] = {PROBLEM_JSON: {"schema": schema}}
+        if status == 503:
+            doc["description"] = "Unavailable (broker or store); retry after Retry-After seconds"
+            doc["headers"] = {"Retry-After": {"required": True, "schema": {"type": "string"}}}
+        if status == 401:
+            doc["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}
+        docs[status] = doc
+    return docs

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -25,9 +27,10 @@ COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 WORKFLOW: dict[Any, Any] = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
+PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 SETTINGS_VARS = {name.upper() for name in Settings.model_fields}
-THIRD_PARTY_ENV = {"mssql": {"ACCEPT_EULA", "MSSQL_PID", "MSSQL_SA_PASSWORD"}}
+THIRD_PARTY_ENV = {"mssql": {"ACCEPT_EULA", "MSSQL_PID", "MSSQL_SA_PASSWORD", "MSSQL_MEMORY_LIMIT_MB"}}
 HOST_PORTS = {"TRADEDATA_PORT": 8001, "KAFKA_PORT": 19092, "MONGO_PORT": 27017, "MSSQL_PORT": 1433}
 SAMPLE_PASSWORD = "Sample-Passw0rd-For-Tests"  # stands in for ${MSSQL_SA_PASSWORD:?...}
 SEED_PASSWORD = next(p for p in PLACEHOLDER_SECRETS if p.startswith("YourStrong"))
@@ -137,10 +140,51 @@ def test_every_host_port_is_configurable_with_the_seed_default() -> None:
     seen = {}
     for service in SERVICES.values():
         for port in service.get("ports", []):
-            match = re.fullmatch(r"\$\{(\w+):-(\d+)\}:(\d+)", str(port))
+            match = re.fullmatch(r"(?:127\.0\.0\.1:)?\$\{(\w+):-(\d+)\}:(\d+)", str(port))
             assert match, f"host port not configurable: {port}"
             seen[match[1]] = int(match[2])
     assert seen == HOST_PORTS
+
+
+def test_stores_and_kafka_are_published_on_the_loopback_interface_only() -> None:
+    for name in ("redpanda", "mongo", "mssql"):
+        for port in SERVICES[name]["ports"]:
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def memory_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)b?", str(value).lower()).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit]
+
+
+def test_every_service_has_a_memory_cap_and_the_stores_stay_under_theirs() -> None:
+    for name, service in SERVICES.items():
+        assert memory_bytes(service.get("mem_limit", "0")) > 0, f"{name} has no mem_limit"
+    mssql = SERVICES["mssql"]
+    sql_server_mb = int(mssql["environment"]["MSSQL_MEMORY_LIMIT_MB"])
+    assert 2048 <= sql_server_mb * 2**20 < memory_bytes(mssql["mem_limit"])  # SQL Server needs 2 GB at least
+    mongo_args = SERVICES["mongo"]["command"]
+    cache_gb = float(mongo_args[mongo_args.index("--wiredTigerCacheSizeGB") + 1])
+    assert cache_gb * 2**30 < memory_bytes(SERVICES["mongo"]["mem_limit"]) / 2
+
+
+def test_the_api_reads_trades_from_the_stacks_mongodb() -> None:
+    """The read API (GET /trades) opens MONGO_URL: without it the container tries 127.0.0.1, answers 503."""
+    env = SERVICES["tradedata"]["environment"]
+    assert (
+        env["MONGO_URL"] == SERVICES["kafkaconsumer"]["environment"]["MONGO_URL"] == "mongodb://mongo:27017"
+    )
+    assert env["MONGO_DB"] == SERVICES["kafkaconsumer"]["environment"]["MONGO_DB"]
+
+
+@pytest.mark.parametrize(
+    ("name", "port"), [("tradedata", 8001), ("kafkaconsumer", 9100), ("kafkaconsumermssql", 9100)]
+)
+def test_service_healthchecks_probe_readiness_not_liveness(name: str, port: int) -> None:
+    probe = " ".join(SERVICES[name]["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/ready" in probe
+    if name != "tradedata":
+        assert SERVICES[name]["environment"]["METRICS_PORT"] == port
 
 
 def test_sa_password_only_comes_from_the_environment() -> None:
@@ -172,8 +216,57 @@ def test_topics_are_created_with_the_configured_partitions() -> None:
         assert SERVICES[name]["depends_on"]["redpanda-init"]["condition"] == "service_completed_successfully"
 
 
+TEST_SERVICES = ("tradedata-tests", "kafkaconsumer-tests", "kafkaconsumermssql-tests")
+
+
+def selection(name: str) -> str:
+    command = [str(arg) for arg in SERVICES[name]["command"]]
+    assert "-k" not in command, f"{name} selects by name substring; select by marker (-m)"
+    return command[command.index("-m") + 1]
+
+
+def test_test_profile_selects_by_marker_and_each_test_runs_where_its_services_are() -> None:
+    """Every combination of the service markers lands in exactly one suite, one whose container has the
+    URLs it needs; local_only tests run nowhere; sql tests never in the stack's own database."""
+    from _pytest.mark.expression import Expression
+
+    registered = {m.split(":")[0] for m in PYPROJECT["tool"]["pytest"]["ini_options"]["markers"]}
+    needs = {
+        "e2e": {"TRADEDATA_URL", "KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL", "SQL_URL"},
+        "mongo": {"KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL"},
+        "sql": {"KAFKA_BOOTSTRAP_SERVERS", "SQL_URL"},
+    }
+    assert set(needs) | {"local_only"} <= registered
+    expressions = {name: Expression.compile(selection(name)) for name in TEST_SERVICES}
+    for size in range(len(needs) + 2):
+        for marks in itertools.combinations([*needs, "local_only"], size):
+            runs_in = [n for n, e in expressions.items() if e.evaluate(lambda m, marks=marks: m in marks)]
+            assert len(runs_in) == (0 if "local_only" in marks else 1), (marks, runs_in)
+            for name in runs_in:
+                env = set(SERVICES[name]["environment"])
+                for mark in marks:
+                    assert needs[mark] <= env, (marks, name)
+    stack_db = SERVICES["kafkaconsumermssql"]["environment"]["SQL_URL"].rsplit("/", 1)[1]
+    for name, expression in expressions.items():
+        if expression.evaluate(lambda m: m == "sql"):
+            assert SERVICES[name]["environment"]["SQL_URL"].rsplit("/", 1)[1] != stack_db, name
+
+
+def test_no_test_records_junit_properties_that_xunit2_reports_refuse() -> None:
+    """record_property / record_xml_attribute warn under junit_family xunit2 (pytest's default), and
+    filterwarnings=error turns that into a failure whenever --junitxml is given (CI, compose)."""
+    family = PYPROJECT["tool"]["pytest"]["ini_options"].get("junit_family", "xunit2")
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("*.py")
+        if family == "xunit2" and re.search(r"\brecord_(property|xml_attribute)\s*[:,)]", path.read_text())
+    ]
+    assert offenders == []
+    assert "--junitxml=" in (ROOT / ".ci/run").read_text()
+
+
 def test_test_profile_runs_the_integration_suite_into_reports() -> None:
-    for name in ("tradedata-tests", "kafkaconsumer-tests", "kafkaconsumermssql-tests"):
+    for name in TEST_SERVICES:
         service = SERVICES[name]
         assert uses_tests_image(name), name
         assert service["profiles"] == ["test"], name
@@ -239,14 +332,17 @@ def test_workflow_pins_actions_and_runs_only_files_that_exist() -> None:
             assert service in SERVICES, f"{job_name}: no compose service {service}"
 
 
-def test_workflow_runs_the_gates_and_masks_the_sa_password() -> None:
+def test_workflow_runs_the_gates_and_the_compose_test_with_a_fresh_password() -> None:
     jobs = WORKFLOW["jobs"]
     assert jobs["unit-contract"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
-    compose_job = jobs["compose-integration"]
-    assert compose_job["env"]["MSSQL_SA_PASSWORD"] == "${{ secrets.MSSQL_SA_PASSWORD }}"
+    compose_runs = [step.get("run", "") for step in jobs["compose-integration"]["steps"]]
+    assert "scripts/compose-test" in compose_runs  # the same command as .ci/run and a developer's
+    assert "secrets." not in json.dumps(WORKFLOW), "no hand-chosen secret: compose-test makes one per run"
+    script = (ROOT / "scripts/compose-test").read_text()
+    assert 'echo "::add-mask::$MSSQL_SA_PASSWORD"' in script
+    assert "trap cleanup EXIT" in script
+    assert "down -v --remove-orphans" in script
     runs = "\n".join(run for _, run in run_lines())
-    assert "::add-mask::${MSSQL_SA_PASSWORD}" in runs
-    assert "docker compose --profile test --profile regression down -v" in runs
     for lock in ("requirements/runtime.lock.txt", "requirements/test.lock.txt"):
         assert f"pip-audit --strict --require-hashes --disable-pip -r {lock}" in runs
     assert "bandit -c pyproject.toml -r src" in runs

@@ -45,7 +45,6 @@ K8S_ONLY = {
     "tradedata": {
         "MONGO_URL": "the read API (GET /trades) reads MongoDB; compose leaves it at the default address",
         "MONGO_DB": "the read API's database, as the Mongo sink's",
-        "TRADEDATA_READ_REQUIRES_AUTH": "reads need a key in production (protected reads)",
     },
     "kafkaconsumer": {"CONSUMER_INSTANCE_ID": "the pod name: static membership (compose scales anonymously)"},
     "kafkaconsumermssql": {"CONSUMER_INSTANCE_ID": "the pod name: static membership"},
@@ -321,7 +320,7 @@ def test_the_api_protects_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     [container] = pod_spec(find("Deployment", "tradedata", docs))["containers"]
     settings = load_settings_from(settings_env(container, docs), monkeypatch)
     assert settings.api_keys(), "the API authenticates"
-    assert settings.tradedata_read_requires_auth, "reads need a key as writes do"
+    assert not settings.tradedata_open_reads, "reads need a principal with trades:read, as writes do"
     assert not settings.tradedata_allow_anonymous
 
 

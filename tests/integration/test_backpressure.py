@@ -120,6 +120,7 @@ def outage(proxy: FaultProxy) -> Callable[[Mode], Outcome]:
                 trades_topic=topic,
                 kafka_queue_max_messages=QUEUE_MAX,
                 kafka_publish_timeout_s=PUBLISH_TIMEOUT_S,
+                tradedata_api_keys=None,  # in-process app: auth off even when the environment names keys
             )
             done[mode] = outcome = asyncio.run(outage_burst(settings, proxy, mode))
             print(

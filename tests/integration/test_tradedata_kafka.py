@@ -73,7 +73,10 @@ def test_with_the_broker_stopped_post_answers_503_never_2xx(tmp_path: Path) -> N
     try:
         topic = create_topic(broker.bootstrap, "trades")
         settings = Settings(
-            kafka_bootstrap_servers=broker.bootstrap, trades_topic=topic, kafka_publish_timeout_s=1.5
+            kafka_bootstrap_servers=broker.bootstrap,
+            trades_topic=topic,
+            kafka_publish_timeout_s=1.5,
+            tradedata_api_keys=None,  # in-process app: auth off even when the environment names keys
         )
         with TestClient(create_app(settings)) as http:
             assert http.post("/trades", json=SAMPLE_TRADE).status_code == 201

@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 
 from shared.rules import MaturedPolicy
 from shared.schema import SAMPLE_TRADE, TradePayload
-from shared.settings import Settings
-from tradedata.context import ApiContext
-from tradedata.routes.batch import checked_record, plain_record
+from tradedata.fastpath import plain_value
+from tradedata.service import Record, accept
 from unit.test_api_http import LIVE, TODAY, FakeProducer, make_client
 
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -67,10 +66,11 @@ def test_item_errors_are_those_of_post_trades(client: TestClient) -> None:
 
 
 def test_published_value_is_byte_identical_to_the_single_post_path(producer: FakeProducer) -> None:
-    ctx = ApiContext(Settings(tradestore_env="test"), lambda: TODAY)
     for data in (LIVE, SAMPLE_TRADE, {**LIVE, "expired": True}, {**LIVE, "trade_id": "Tr\u00e9-1"}):
         expected = TradePayload.model_validate(data)
-        trade_id, key, value = checked_record(data, ctx, TODAY)  # type: ignore[misc]
+        record = accept(data, TODAY, MaturedPolicy.FLAG)
+        assert isinstance(record, Record)
+        trade_id, key, value = record
         assert trade_id == expected.trade_id
         assert key == expected.kafka_key()
         assert json.loads(value) == {**expected.to_message(), "expired": expected.maturity_date < TODAY}
@@ -92,7 +92,7 @@ def test_published_value_is_byte_identical_to_the_single_post_path(producer: Fak
     ],
 )
 def test_fast_path_leaves_every_doubtful_item_to_the_model(data: Any) -> None:
-    assert plain_record(data, TODAY, MaturedPolicy.FLAG) is None
+    assert plain_value(data, TODAY, MaturedPolicy.FLAG) is None
 
 
 def test_matured_trade_under_reject_policy_is_rejected_with_the_rule_error(producer: FakeProducer) -> None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
 import pytest
 from confluent_kafka import KafkaError
 from fastapi.testclient import TestClient
 
 from shared.errors import PublishUnavailable
-from shared.kafka import Delivery
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from tradedata.app import create_app
@@ -23,32 +22,27 @@ LIVE = {**SAMPLE_TRADE, "maturity_date": "2027-06-30"}
 
 
 class FakeProducer:
-    """Records sends; acknowledges, fails, raises, or never answers, as the test chooses."""
+    """Records sends (value decoded, headers kept); acknowledges, fails, raises, or never answers."""
 
     def __init__(self, mode: str = "ack") -> None:
         self.mode = mode
         self.sent: list[tuple[str, Any, bytes]] = []
-
-    def send(self, topic: str, value: Any, key: bytes) -> Future[Delivery]:
-        if self.mode == "queue_full":
-            raise PublishUnavailable("producer queue is full")
-        self.sent.append((topic, value, key))
-        future: Future[Delivery] = Future()
-        if self.mode == "ack":
-            future.set_result(Delivery(topic, 2, len(self.sent) - 1))
-        elif self.mode == "nack":
-            future.set_exception(PublishUnavailable("broker did not acknowledge: timed out"))
-        return future
+        self.headers: list[list[tuple[str, bytes]] | None] = []
 
     def send_many(
-        self, topic: str, records: Iterable[tuple[str, bytes, bytes]], on_delivery: Callable[..., None]
+        self,
+        topic: str,
+        records: Iterable[tuple[str, bytes, bytes]],
+        on_delivery: Callable[..., None],
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> int:
         """Like TradeProducer.send_many: a callback per record instead of a Future."""
         if self.mode == "queue_full":
             raise PublishUnavailable("producer queue is full")
         queued = 0
         for index, (_, key, value) in enumerate(records):
-            self.sent.append((topic, value, key))
+            self.sent.append((topic, orjson.loads(value), key))
+            self.headers.append(headers)
             if self.mode == "ack":
                 on_delivery(index, None, FakeMessage(2, len(self.sent) - 1))
             elif self.mode == "nack":
@@ -56,7 +50,7 @@ class FakeProducer:
             queued += 1
         return queued
 
-    def broker_reachable(self) -> bool:
+    def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         return self.mode == "ack"
 
 
@@ -72,9 +66,9 @@ class FakeMessage:
         return self._offset
 
 
-def make_client(producer: FakeProducer, **settings: Any) -> TestClient:
+def make_client(producer: FakeProducer, reader: Any = None, **settings: Any) -> TestClient:
     cfg = Settings(tradestore_env="test", kafka_publish_timeout_s=0.2, **settings)
-    return TestClient(create_app(cfg, producer=producer, clock=lambda: TODAY))
+    return TestClient(create_app(cfg, producer=producer, clock=lambda: TODAY, reader=reader))
 
 
 @pytest.fixture
@@ -208,5 +202,15 @@ def test_openapi_documents_trade_schema_and_example(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/trades"]["post"]["requestBody"]["content"]["application/json"]
     assert body["examples"]["sample"]["value"] == SAMPLE_TRADE
-    assert "trade_id" in spec["components"]["schemas"]["Trade"]["properties"]
-    assert {"201", "400", "413", "415", "422", "503"} <= set(spec["paths"]["/trades"]["post"]["responses"])
+    assert "trade_id" in body["schema"]["properties"]
+    responses = spec["paths"]["/trades"]["post"]["responses"]
+    assert {"201", "400", "413", "415", "422", "503"} <= set(responses)
+    assert "offset" in spec["components"]["schemas"]["AcceptedTrade"]["properties"]
+    problem = responses["422"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_unknown_route_and_bad_query_are_problem_documents(client: TestClient) -> None:
+    assert_problem(client.get("/nowhere"), 404)
+    body = assert_problem(client.get("/trades?limit=0"), 422)
+    assert body["errors"][0]["loc"] == ["query", "limit"]

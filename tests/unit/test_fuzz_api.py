@@ -23,8 +23,7 @@ KEY = "fuzz-key-0123456789"
 
 def fuzz(examples: int, headers: dict[str, str] | None = None, **settings: Any) -> FuzzReport:
     cfg = Settings(tradestore_env="test", kafka_publish_timeout_s=0.5, **settings)
-    app = create_app(cfg, producer=AckingProducer(), clock=lambda: TODAY)
-    app.state.ctx.extras["reader"] = EmptyReader()
+    app = create_app(cfg, producer=AckingProducer(), clock=lambda: TODAY, reader=EmptyReader())
     return fuzz_app(app, examples, headers=headers)
 
 
@@ -61,6 +60,5 @@ def test_fuzzing_with_auth_on_never_lets_a_request_without_key_through() -> None
         max(20, examples_from_env() // 5),
         headers={"X-API-Key": KEY},
         tradedata_api_keys=KEY,
-        tradedata_read_requires_auth=True,
     )
     assert_clean(report)

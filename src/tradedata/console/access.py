@@ -1,7 +1,7 @@
 """Who may see and do what in the console, and the confirmation tokens that guard its actions.
 
-Read pages need a reader's credentials, actions an administrator's (the API's own authentication:
-X-API-Key or Authorization: Bearer). Actions are two POSTs: the first shows what would happen and
+Read pages need trades:read, actions trades:admin (the API's own authentication: X-API-Key or
+Authorization: Bearer, tradedata.auth). Actions are two POSTs: the first shows what would happen and
 issues a token (HMAC over the selection, the caller and an expiry); the second does it only with that
 token. A page on another origin cannot read the token (same-origin policy), so it cannot forge the
 second POST even when authentication is off (the local default): the console's CSRF protection.
@@ -20,22 +20,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.settings import Settings
-from tradedata.auth import ApiKey, Bearer, authenticate
+from tradedata.auth import ADMIN, READ, Principal, require_scope
 from tradedata.context import context
 
 TOKEN_TTL_S = 300
 
 
-async def _reader(request: Request, api_key: ApiKey = None, bearer: Bearer = None) -> str:
-    """The caller of a read page (authenticated whenever the API has credentials configured)."""
-    authenticate(request, api_key, bearer)
-    return api_key or (bearer.credentials[:6] if bearer else "") or "anonymous"
+async def _reader(principal: Annotated[Principal, Depends(require_scope(READ))]) -> str:
+    """The caller of a read page: a principal with trades:read whenever authentication is on."""
+    return principal.id or "anonymous"
 
 
-async def _admin(request: Request, api_key: ApiKey = None, bearer: Bearer = None) -> str:
-    """The caller of an action (administrator)."""
-    authenticate(request, api_key, bearer)
-    return api_key or (bearer.credentials[:6] if bearer else "") or "anonymous"
+async def _admin(principal: Annotated[Principal, Depends(require_scope(ADMIN))]) -> str:
+    """The caller of an action: a principal with trades:admin whenever authentication is on."""
+    return principal.id or "anonymous"
 
 
 Reader = Annotated[str, Depends(_reader)]

@@ -72,9 +72,12 @@ class Sampler:
         self._thread: threading.Thread | None = None
 
     def sample(self) -> dict[str, SinkStatus]:
+        """Probe every sink now; kept as a sample unless the last one is under a second old."""
         statuses = {name: probe(name, url) for name, url in self.urls.items()}
+        now = time.monotonic()
         with self._lock:
-            self.samples.append((time.monotonic(), statuses))
+            if not self.samples or now - self.samples[-1][0] >= 1.0:
+                self.samples.append((now, statuses))
         return statuses
 
     def ensure_running(self) -> None:
@@ -95,3 +98,13 @@ class Sampler:
             points = [(t, s[name].counters.get(counter)) for t, s in self.samples if name in s]
         known = [(t, v) for t, v in points if v is not None]
         return [max(0.0, (v2 - v1) / (t2 - t1)) for (t1, v1), (t2, v2) in pairwise(known) if t2 > t1]
+
+    def recent_rate(self, name: str, counter: str, window_s: float = 30.0) -> float:
+        """Per-second rate of `counter` over the samples of the last `window_s` seconds."""
+        with self._lock:
+            start = time.monotonic() - window_s
+            points = [(t, s[name].counters.get(counter)) for t, s in self.samples if name in s and t >= start]
+        known = [(t, v) for t, v in points if v is not None]
+        if len(known) < 2 or known[-1][0] <= known[0][0]:
+            return 0.0
+        return max(0.0, (known[-1][1] - known[0][1]) / (known[-1][0] - known[0][0]))

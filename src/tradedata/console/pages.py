@@ -172,6 +172,8 @@ async def redrive_do(request: Request, caller: access.Admin) -> HTMLResponse:
         )
     plans = plan_redrive(letters, ctx.settings.trades_topic)
     try:
+        if ctx.producer is None:
+            raise PublishUnavailable("the producer is not started")
         done = await run_in_threadpool(redrive, plans, ctx.producer, ctx.settings.kafka_publish_timeout_s * 2)
     except PublishUnavailable as exc:
         return render("message.html", 503, page="dlq", title="Not redriven", text=str(exc))

@@ -1,90 +1,71 @@
-"""GET /trades/{trade_id} and GET /trades: reads served from the MongoDB store."""
+"""GET /trades/{trade_id} and GET /trades: reads through the TradeReader port (shared.ports).
+
+The store adapter is wired by the composition root; it raises shared.errors.StoreUnavailable when the
+store cannot answer, which the problem handlers turn into 503 + Retry-After.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
-from pymongo.errors import PyMongoError
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
-from shared.redact import redact_text
+from shared.ports import StoredTrade, TradeFilter
 from shared.schema import ID_MAX_LENGTH
-from tradedata.context import ApiContext, context
-from tradedata.problems import PROBLEM_RESPONSE, problem, unavailable
+from tradedata.auth import ADMIN, CurrentPrincipal, Principal
+from tradedata.context import ReaderDep
+from tradedata.problems import NotFound, problem_responses
+from tradedata.responses import TradePage, TradeVersions, TradeView
 
 router = APIRouter(tags=["read"])
 
-_MONGO_DOWN = "the trade store (MongoDB) is unavailable"
 
-
-def _reader(ctx: ApiContext) -> Any:
-    """The MongoReader, created on first use (no I/O at start-up; the API runs without MongoDB)."""
-    reader = ctx.extras.get("reader")
-    if reader is None:
-        from kafkaconsumer.reader import MongoReader
-
-        reader = ctx.extras["reader"] = MongoReader.from_settings(ctx.settings)
-    return reader
-
-
-async def _read(ctx: ApiContext, call: Any, *args: Any) -> Any:
-    try:
-        return await run_in_threadpool(call, *args)
-    except PyMongoError as exc:
-        detail = redact_text(str(exc), ctx.settings.secret_values())
-        raise _StoreDown(unavailable(f"{_MONGO_DOWN}: {detail[:200]}")) from None
-
-
-class _StoreDown(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
+def view(stored: StoredTrade, principal: Principal) -> TradeView:
+    """The stored trade as returned; who submitted it only for trades:admin."""
+    shown = stored.principal if principal.has(ADMIN) else None
+    return TradeView.model_construct(**stored.trade.model_dump(), principal=shown)
 
 
 @router.get(
     "/trades/{trade_id}",
+    response_model=TradeView | TradeVersions,
+    response_model_exclude_none=True,
     summary="The latest version of a trade (every version with ?all=true)",
-    responses={404: PROBLEM_RESPONSE, 503: PROBLEM_RESPONSE},
+    responses=problem_responses(404, 422, 503),
 )
 async def get_trade(
-    request: Request,
+    reader: ReaderDep,
+    principal: CurrentPrincipal,
     trade_id: Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH)],
     all_versions: Annotated[
         bool, Query(alias="all", description="every stored version, highest first")
     ] = False,
-) -> Response:
-    ctx = context(request)
-    try:
-        versions = await _read(ctx, _reader(ctx).versions, trade_id)
-    except _StoreDown as exc:
-        return exc.response
+) -> TradeView | TradeVersions:
+    versions = await run_in_threadpool(reader.versions, trade_id)
     if not versions:
-        return problem(404, f"no trade with trade_id {trade_id!r} is stored")
+        raise NotFound(f"no trade with trade_id {trade_id!r} is stored")
     if all_versions:
-        return JSONResponse({"trade_id": trade_id, "versions": [t.to_message() for t in versions]})
-    return JSONResponse(versions[0].to_message())
+        return TradeVersions(trade_id=trade_id, versions=[view(t, principal) for t in versions])
+    return view(versions[0], principal)
 
 
-@router.get("/trades", summary="Stored trades, filtered and paginated", responses={503: PROBLEM_RESPONSE})
+@router.get(
+    "/trades",
+    response_model=TradePage,
+    response_model_exclude_none=True,
+    summary="Stored trades, filtered and paginated",
+    responses=problem_responses(422, 503),
+)
 async def list_trades(
-    request: Request,
+    reader: ReaderDep,
+    principal: CurrentPrincipal,
     book_id: Annotated[str | None, Query(max_length=ID_MAX_LENGTH)] = None,
     counterparty_id: Annotated[str | None, Query(max_length=ID_MAX_LENGTH)] = None,
     expired: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Response:
-    ctx = context(request)
-    filters: dict[str, Any] = {
-        k: v
-        for k, v in (("book_id", book_id), ("counterparty_id", counterparty_id), ("expired", expired))
-        if v is not None
-    }
-    try:
-        items, total = await _read(ctx, _reader(ctx).find, filters, limit, offset)
-    except _StoreDown as exc:
-        return exc.response
-    return JSONResponse(
-        {"items": [t.to_message() for t in items], "total": total, "limit": limit, "offset": offset}
-    )
+) -> TradePage:
+    filters = TradeFilter(book_id=book_id, counterparty_id=counterparty_id, expired=expired)
+    items, total = await run_in_threadpool(reader.find, filters, limit, offset)
+    return TradePage(items=[view(t, principal) for t in items], total=total, limit=limit, offset=offset)

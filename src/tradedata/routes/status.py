@@ -11,14 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from shared.outcomes import State
-from shared.ports import TradeReader
-from shared.settings import Settings
 from tradedata import status
-from tradedata.outcomes import OutcomeWatcher
+from tradedata.context import context
+from tradedata.problems import NotFound, problem_responses
+from tradedata.status import Outcomes
 
 router = APIRouter(tags=["trades"])
-
-PROBLEM_JSON = "application/problem+json"
 
 
 class SinkState(BaseModel):
@@ -82,48 +80,39 @@ class TradeStatusBody(BaseModel):
     )
 
 
-def watcher_of(request: Request) -> OutcomeWatcher:
-    watcher: OutcomeWatcher = request.app.state.outcomes
-    return watcher
-
-
 @router.get(
     "/trades/{trade_id}/status",
     summary="What the stores did with one record: stored, rejected (with the reason) or pending",
     response_model=TradeStatusBody,
-    responses={
-        404: {"description": "TradeStore never accepted such a record", "content": {PROBLEM_JSON: {}}}
-    },
+    responses=problem_responses(404, 422, 503),
 )
 async def trade_status(
     request: Request,
     trade_id: str,
-    version: Annotated[int, Query(ge=1, description="the record's version")],
+    version: Annotated[int, Query(ge=1, le=2_147_483_647, description="the record's version")],
     book_id: Annotated[str, Query(min_length=1, description="the record's book_id")],
 ) -> Response:
-    watcher = watcher_of(request)
-    settings: Settings = watcher.settings
+    outcomes: Outcomes | None = request.app.state.outcomes
     key = (trade_id, version, book_id)
-    watcher.ensure_started()
-    verdict = watcher.verdict(key)
-    if verdict is not None and verdict.state is not State.PENDING:
-        return _answer(status.from_verdict(verdict), key)
-    reader: TradeReader | None = getattr(request.app.state.ctx, "reader", None)
-    found = await run_in_threadpool(_durable, settings, reader, key)
+    verdict = None
+    if outcomes is not None:
+        outcomes.watcher.ensure_started()
+        verdict = outcomes.watcher.verdict(key)
+        if verdict is not None and verdict.state is not State.PENDING:
+            return _answer(status.from_verdict(verdict), key)
+    reader = context(request).reader
+    found = await run_in_threadpool(status.from_store, reader, key) if reader is not None else None
+    if found is None and outcomes is not None:
+        found = await run_in_threadpool(outcomes.dead_letters, key)
     if found is None and verdict is not None:
         found = status.from_verdict(verdict)  # some sinks decided, the others not yet
+    if found is None and outcomes is not None:
+        found = await run_in_threadpool(outcomes.unprocessed, key)
     if found is None:
-        found = await run_in_threadpool(status.from_trades_topic, settings, key)
-    if found is None:
-        detail = f"no record {trade_id}:{version}:{book_id} was accepted (or it is not on the topic any more)"
-        body = {"type": "about:blank", "title": "Not found", "status": 404, "detail": detail}
-        return Response(orjson.dumps(body), 404, media_type=PROBLEM_JSON)
+        raise NotFound(
+            f"TradeStore never accepted a record {trade_id}:{version}:{book_id} (or no longer has it)"
+        )
     return _answer(found, key)
-
-
-def _durable(settings: Settings, reader: TradeReader | None, key: status.Key) -> status.TradeStatus | None:
-    stored = status.from_store(reader, key) if reader is not None else None
-    return stored or status.from_dead_letters(settings, key)
 
 
 def _answer(found: status.TradeStatus, key: status.Key) -> Response:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("tradedata.auth").setLevel(logging.ERROR)
     key = uuid.uuid4().hex
     auth: dict[str, Any] = (
-        {"tradedata_api_keys": key, "tradedata_read_requires_auth": True} if args.auth else {}
+        {"tradedata_api_keys": key} if args.auth else {}  # reads are protected by default
     )
     with ExitStack() as stack:
         producer: Any = AckingProducer()
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
             ensure_topics(settings, [topic])
             producer = TradeProducer(settings)
             stack.callback(producer.close)
-        app = create_app(settings, producer=producer, clock=date.today)
-        app.state.ctx.extras["reader"] = EmptyReader()
+        app = create_app(settings, producer=producer, clock=date.today, reader=EmptyReader())
         report = fuzz_app(app, examples, headers={"X-API-Key": key} if args.auth else None)
     print(report.summary())
     return 1 if report.failures or report.server_errors else 0

@@ -23,6 +23,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from shared.kafka import Delivery
+from shared.ports import StoredTrade, TradeFilter
 
 DEFAULT_EXAMPLES = 100
 
@@ -50,12 +51,14 @@ def examples_from_env(default: int = DEFAULT_EXAMPLES) -> int:
 class AckingProducer:
     """A producer whose every record is acknowledged at once: fuzzing tests the API, not the broker."""
 
-    def send(self, topic: str, value: Any, key: bytes) -> Future[Delivery]:
+    def send(self, topic: str, value: Any, key: bytes, headers: Any = None) -> Future[Delivery]:
         future: Future[Delivery] = Future()
         future.set_result(Delivery(topic, 0, 0))
         return future
 
-    def send_many(self, topic: str, records: Iterable[tuple[str, bytes, bytes]], on_delivery: Any) -> int:
+    def send_many(
+        self, topic: str, records: Iterable[tuple[str, bytes, bytes]], on_delivery: Any, headers: Any = None
+    ) -> int:
         queued = 0
         for index, _ in enumerate(records):
             on_delivery(index, None, _Acked())
@@ -79,11 +82,17 @@ class _Acked:
 class EmptyReader:
     """The read routes' store, empty: GET /trades lists nothing, GET /trades/{trade_id} is 404."""
 
-    def versions(self, trade_id: str) -> list[Any]:
+    name = "empty"
+
+    def versions(self, trade_id: str) -> list[StoredTrade]:
         return []
 
-    def find(self, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    def find(self, filters: TradeFilter, limit: int, offset: int) -> tuple[list[StoredTrade], int]:
         return [], 0
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass

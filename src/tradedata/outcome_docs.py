@@ -48,7 +48,7 @@ PREFER_PARAMETER: dict[str, Any] = {
     "in": "header",
     "required": False,
     "description": "`wait=N`: wait up to N seconds for the stores' verdict (see the operation's description)",
-    "schema": {"type": "string", "pattern": "^wait=[0-9]{1,4}$"},
+    "schema": {"type": "string"},  # preferences the API does not know are ignored (RFC 7240)
     "examples": {"wait": {"value": "wait=5"}},
 }
 APPLIED = {

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import psycopg
 
-from kafkaconsumermssql.sink import SqlSink
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer, ensure_topics
 from shared.schema import TradePayload
 from shared.settings import Settings
+from shared.stores import open_writer
 from tradestore.local.kafka import EmbeddedBroker
 from tradestore.local.postgres import EmbeddedPostgres
 from tradestore.local.process import free_port
@@ -53,7 +53,7 @@ def sink_rate(bootstrap: str, url: str, n: int, batch: int) -> float:
         f.result(30)
     producer.close()
 
-    runtime = ConsumerRuntime(settings, SqlSink.from_settings(settings))
+    runtime = ConsumerRuntime(settings, open_writer(settings, "sql"))
     thread = threading.Thread(target=runtime.run, daemon=True)
     thread.start()
     persisted = lambda: runtime.metrics.value("tradestore_persisted_total")  # noqa: E731

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TypedDict
 
-from shared.sink import StoredTrade
+from shared.ports import StoredTrade
 
 
 class TradeRow(TypedDict):

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from kafkaconsumermssql.engine import make_engine
 from kafkaconsumermssql.schema import TRADE_COLUMNS, trades_table
-from shared.reader import StoreSummary, prefix_upper_bound
+from shared.ports import StoreSummary
 from shared.schema import TradePayload
 from shared.settings import Settings
+from shared.stores.records import prefix_upper_bound
 
 
 class SqlReader:

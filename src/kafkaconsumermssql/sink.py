@@ -1,4 +1,4 @@
-"""SqlSink: the shared.sink.TradeSink port over SQLAlchemy Core (SQL Server, PostgreSQL, SQLite).
+"""SqlSink: the shared.ports.TradeWriter port over SQLAlchemy Core (SQL Server, PostgreSQL, SQLite).
 
 The consumer runtime decides which trades to write (shared.rules.plan_batch); this class only
 stores them: one transaction per batch, chunked under the driver's parameter limit, idempotent on
@@ -21,8 +21,8 @@ from kafkaconsumermssql.statements import (
     upsert_params,
     upsert_template,
 )
+from shared.ports import Key, StoredTrade
 from shared.settings import Settings
-from shared.sink import Key, StoredTrade
 
 # trade ids per max_versions query (bound parameters; SQL Server allows 2100).
 IDS_PER_QUERY = 1000

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     mongo_collection: str = "trades"
     sql_url: SecretStr | None = None  # default: SQLite file under TRADESTORE_HOME
 
+    # MongoDB client (shared.stores.mongo, the one place MongoDB is opened)
+    # MONGO_TIMEOUT_MS: server selection and connect timeout; socket reads wait 5x longer (>= 10 s).
+    mongo_timeout_ms: int = Field(default=2000, ge=100)
+
     # Consumers
     consumer_group: str | None = None  # default: tradestore-<sink>
     consumer_batch_size: int = Field(default=1000, ge=1)  # measured: bench/mongo_sink.py, docs/performance.md

@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from shared.errors import PublishUnavailable, StoreUnavailable
+from shared.errors import PublishUnavailable
 from shared.kafka import TradeProducer, ensure_topics
-from shared.ports import StoredTrade, TradeFilter, TradeReader
+from shared.ports import TradeReader
 from shared.settings import Settings, load_settings
+from shared.stores import open_reader
 from tradedata import console
 from tradedata.auth import ADMIN, READ, WRITE, Authenticator, scope_guard
 from tradedata.context import ApiContext
@@ -104,46 +104,4 @@ async def _start_producer(settings: Settings) -> TradeProducer:
 
 def _open_reader(settings: Settings) -> TradeReader:
     """The MongoDB store's reader (connects lazily: the API starts without MongoDB)."""
-    return _InterimMongoReader(settings)
-
-
-class _InterimMongoReader:
-    """TradeReader over kafkaconsumer's MongoReader until shared.stores.open_reader lands (helper A).
-
-    Lives only here, in the composition root, so no route imports another service.
-    """
-
-    name = "mongo"
-
-    def __init__(self, settings: Settings) -> None:
-        from kafkaconsumer.reader import MongoReader
-
-        self._reader = MongoReader.from_settings(settings)
-
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        from pymongo.errors import PyMongoError
-
-        try:
-            return fn(*args)
-        except PyMongoError as exc:
-            raise StoreUnavailable(
-                f"the trade store (MongoDB) is unavailable: {type(exc).__name__}"
-            ) from None
-
-    def versions(self, trade_id: str) -> list[StoredTrade]:
-        return [_stored(t) for t in self._call(self._reader.versions, trade_id)]
-
-    def find(self, filters: TradeFilter, limit: int, offset: int) -> tuple[list[StoredTrade], int]:
-        query = {k: v for k, v in vars(filters).items() if v is not None}
-        items, total = self._call(self._reader.find, query, limit, offset)
-        return [_stored(t) for t in items], total
-
-    def ping(self) -> None:
-        self._call(self._reader.ping)
-
-    def close(self) -> None:
-        self._reader.close()
-
-
-def _stored(trade: Any) -> StoredTrade:
-    return StoredTrade(trade, -1, -1, datetime.fromtimestamp(0, UTC))
+    return open_reader(settings, "mongo")

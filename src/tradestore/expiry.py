@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from shared.reader import TradeReader
+from shared.ports import TradeAudit
 
 log = logging.getLogger("tradestore.expiry")
 
 
-def expire_all(readers: Sequence[TradeReader], today: date) -> dict[str, int]:
+def expire_all(readers: Sequence[TradeAudit], today: date) -> dict[str, int]:
     """Run the expiry in every store; how many trades each one flipped."""
     flipped = {reader.name: reader.expire(today) for reader in readers}
     log.info("expiry for %s: %s", today, ", ".join(f"{k}={v}" for k, v in flipped.items()))
@@ -32,7 +32,7 @@ def seconds_to_next_run(now: datetime, at: timedelta = timedelta(minutes=5)) -> 
 class ExpiryScheduler:
     """A daemon thread: run at start, then daily; errors are logged and retried at the next run."""
 
-    def __init__(self, readers: Sequence[TradeReader], now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, readers: Sequence[TradeAudit], now: Callable[[], datetime] | None = None) -> None:
         self.readers = readers
         self.now = now or (lambda: datetime.now(UTC))
         self._stop = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from shared.reader import Key, TradeReader
+from shared.ports import Key, TradeAudit
 from shared.schema import TradePayload
 
 
@@ -34,7 +34,7 @@ def field_differences(a: TradePayload, b: TradePayload) -> dict[str, tuple[objec
     return {k: (left[k], right[k]) for k in left if left[k] != right[k]}
 
 
-def reconcile(left: TradeReader, right: TradeReader, prefix: str = "") -> Reconciliation:
+def reconcile(left: TradeAudit, right: TradeAudit, prefix: str = "") -> Reconciliation:
     """Merge-join both stores' trades in key order (streaming: memory does not grow with the stores)."""
     result = Reconciliation(left.name, right.name)
     lit, rit = left.iter_trades(prefix), right.iter_trades(prefix)

@@ -1,14 +1,12 @@
-"""Open both stores' readers from Settings (for the tools: regress, reconcile, expire)."""
+"""Open both stores' audit ports from Settings (for the tools: regress, reconcile, expire)."""
 
 from __future__ import annotations
 
-from shared.reader import TradeReader
+from shared.ports import TradeAudit
 from shared.settings import Settings
+from shared.stores import open_audit
 
 
-def open_readers(settings: Settings) -> list[TradeReader]:
-    """[MongoDB reader, SQL reader]; the caller closes them."""
-    from kafkaconsumer.reader import MongoReader
-    from kafkaconsumermssql.reader import SqlReader
-
-    return [MongoReader.from_settings(settings), SqlReader.from_settings(settings)]
+def open_readers(settings: Settings) -> list[TradeAudit]:
+    """[MongoDB, SQL]; the caller closes them."""
+    return [open_audit(settings, "mongo"), open_audit(settings, "sql")]

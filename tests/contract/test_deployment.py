@@ -32,6 +32,7 @@ PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SETTINGS_VARS = {name.upper() for name in Settings.model_fields}
 THIRD_PARTY_ENV = {"mssql": {"ACCEPT_EULA", "MSSQL_PID", "MSSQL_SA_PASSWORD", "MSSQL_MEMORY_LIMIT_MB"}}
 HOST_PORTS = {"TRADEDATA_PORT": 8001, "KAFKA_PORT": 19092, "MONGO_PORT": 27017, "MSSQL_PORT": 1433}
+HOST_PORTS |= {"PROMETHEUS_PORT": 9090, "GRAFANA_PORT": 3000}  # profile observability (deploy/observability)
 SAMPLE_PASSWORD = "Sample-Passw0rd-For-Tests"  # stands in for ${MSSQL_SA_PASSWORD:?...}
 SEED_PASSWORD = next(p for p in PLACEHOLDER_SECRETS if p.startswith("YourStrong"))
 

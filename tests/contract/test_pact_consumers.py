@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from fixtures import pacts
-from kafkaconsumer.mapper import to_document
 from kafkaconsumermssql.mapper import to_row
 from shared.consumer.batch import DeadLetter, decode
 from shared.consumer.runtime import to_inbound
-from shared.sink import StoredTrade
+from shared.ports import StoredTrade
+from shared.stores.mongo_mapping import to_document
 
 TODAY = date(2025, 10, 1)  # before the example's maturity: the consumer's own expiry keeps expired=false
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
@@ -62,7 +62,7 @@ def consume(body: str | bytes | None, metadata: dict[str, object]) -> StoredTrad
     trade = decode(record, TODAY)
     if isinstance(trade, DeadLetter):
         raise AssertionError(f"the consumer dead-letters the pact's message: {trade.reason}: {trade.detail}")
-    return StoredTrade(trade, record.partition, record.offset, NOW)
+    return StoredTrade(trade, record.partition, record.offset, NOW, record.principal)
 
 
 def mongo_handler(body: str | bytes | None, metadata: dict[str, object]) -> None:

@@ -26,6 +26,9 @@ from tradestore.local.kafka import EmbeddedBroker
 from tradestore.local.process import free_port
 from tradestore_tools.faults.proxy import FaultProxy, Mode
 
+# Its own broker behind its own fault proxy, stalled and dropped here: nothing of a compose stack is involved.
+pytestmark = pytest.mark.local_only
+
 QUEUE_MAX = 10
 BURST = 300
 PUBLISH_TIMEOUT_S = 2.0

@@ -39,6 +39,12 @@ FLAGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "screenshots"
 ADMIN_KEY = "console-admin-key-0001"
+VIEWER_KEY = "console-viewer-key-0001"  # trades:read only
+WRITER_KEY = "console-writer-key-0001"  # trades:write only
+API_KEYS = (
+    f"ops:trades:read,trades:write,trades:admin:{ADMIN_KEY};viewer:trades:read:{VIEWER_KEY};"
+    f"writer:trades:write:{WRITER_KEY}"
+)
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -62,7 +68,7 @@ def console(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Ite
     settings = pipeline.settings.model_copy(
         update={
             "tradedata_port": free_port(),
-            "tradedata_api_keys": SecretStr(ADMIN_KEY),
+            "tradedata_api_keys": SecretStr(API_KEYS),
             "tradedata_console_sinks": sinks or None,
             "tradestore_home": tmp_path_factory.mktemp("console"),
         }
@@ -262,7 +268,9 @@ def test_health_page_shows_every_part(console: Console, page: Watched, prefix: s
     page.clean()
 
 
-def test_console_without_credentials_is_refused(console: Console, browser: BrowserContext) -> None:
+def test_console_without_credentials_or_scope_is_refused(
+    console: Console, browser: BrowserContext, prefix: str
+) -> None:
     tab = browser.new_page()  # no key
     try:
         for path in ("/console", "/console/trades", "/console/dlq"):
@@ -276,9 +284,25 @@ def test_console_without_credentials_is_refused(console: Console, browser: Brows
         assert json.loads(tab.locator("body").inner_text())["status"] == 403
     finally:
         tab.close()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    writer = httpx.get(f"{console.url}/console", headers={"X-API-Key": WRITER_KEY})
+    assert writer.status_code == 403  # no trades:read
+    assert "trades:read" in writer.json()["detail"]
+    viewer = {"X-API-Key": VIEWER_KEY}
+    assert httpx.get(f"{console.url}/console/dlq", headers=viewer, timeout=30).status_code == 200
+    refused = httpx.post(
+        f"{console.url}/console/dlq/redrive", content=b"position=0:0", headers={**form, **viewer}
+    )
+    assert refused.status_code == 403  # trades:read does not redrive
+    assert "trades:admin" in refused.json()["detail"]
+    assert console.post(trade(f"{prefix}F", version=2)) == 201
+    assert console.post(trade(f"{prefix}F", version=1)) == 201
+    dead = poll(lambda: console.pipeline.dead_letters(prefix), lambda d: len(d) >= 1, timeout_s=60)[0]
     forged = httpx.post(
         f"{console.url}/console/dlq/redrive/confirm",
-        content=b"position=0:0&token=1.x",
-        headers={"Content-Type": "application/x-www-form-urlencoded", **console.headers},
+        content=f"position={dead.partition}:{dead.offset}&token=9999999999.forged".encode(),
+        headers={**form, **console.headers},
+        timeout=30,
     )
-    assert forged.status_code == 403  # an admin without the confirmation token
+    assert forged.status_code == 403  # an admin, a real dead letter, but no token from the confirmation page
+    assert "confirmation is missing or expired" in forged.text

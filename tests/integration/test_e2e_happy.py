@@ -23,7 +23,7 @@ def test_e2e_trade_persists_mongo_and_mssql(pipeline: Pipeline, prefix: str) -> 
     poll(lambda: (pipeline.in_mongo(key), pipeline.in_sql(key)), lambda s: len(s[0]) == 1 and len(s[1]) == 1)
     print(f"visible in both stores {time.monotonic() - posted:.2f}s after the POST")
 
-    doc = pipeline.mongo.collection.find_one({"trade_id": key[0], "version": 1, "book_id": "B-9"})
+    doc = pipeline.mongo_collection().find_one({"trade_id": key[0], "version": 1, "book_id": "B-9"})
     assert doc is not None
     assert {k: doc[k] for k in payload} == payload
     assert type(doc["version"]) is int

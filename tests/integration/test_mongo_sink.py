@@ -94,7 +94,7 @@ def test_lower_version_goes_to_dlq_and_store_is_unchanged(
         wait_until(lambda: mongo_db.trades.count_documents({}) == 1)
         send(trade(1, version=1, cp="CP-1"), trade(1, version=2, cp="CP-2", book="B-2"))
         wait_until(
-            lambda: runtime.metrics.value("tradestore_dead_lettered_total", reason="lower_version") == 1
+            lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="lower_version") == 1
         )
         wait_until(lambda: mongo_db.trades.count_documents({}) == 2)
     assert mongo_db.trades.count_documents({"version": 1}) == 0
@@ -159,7 +159,7 @@ def test_store_outage_while_trades_flow_then_every_trade_present_once(
             log.warning("writes resumed %.2fs after the store came back", resume_s)
             flow.join(30)
             wait_until(runtime.ready, 10)
-            sink_db = runtime.sink
+            sink_db = runtime.writer
             wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") >= 300)
         assert resume_s < 5.0
         from pymongo import MongoClient
@@ -194,3 +194,27 @@ def test_consumer_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(
     assert killed_at < 400
     assert len(mongo_db.trades.distinct("trade_id")) == 400
     second.stop()
+
+
+def test_a_document_mongodb_refuses_is_dead_lettered_and_the_partition_keeps_flowing(
+    mongo_consumer_settings: Settings, mongo_db: Db, send: Callable[..., None], topic_reader: Any
+) -> None:
+    # a unique counterparty index and a stored blocker: MongoDB refuses exactly one document (11000)
+    mongo_db.trades.create_index("counterparty_id", unique=True)
+    mongo_db.trades.insert_one(
+        {"_id": "blocker", "trade_id": "~", "version": 0, "book_id": "~", "counterparty_id": "CP-150"}
+    )
+    send(*[trade(i, cp=f"CP-{i}") for i in range(300)])
+    with running_runtime(mongo_consumer_settings) as runtime:
+        wait_until(lambda: mongo_db.trades.count_documents({"trade_id": {"$ne": "~"}}) == 299)
+        wait_until(
+            lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="store_rejected") == 1
+        )
+        send(trade(300, cp="CP-300"))  # the consumer is up and the partition moves on
+        wait_until(lambda: mongo_db.trades.count_documents({"trade_id": "T-300"}) == 1)
+        assert runtime.ready()
+    assert mongo_db.trades.count_documents({"trade_id": "T-150"}) == 0
+    [letter] = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    assert letter.key == b"T-150:1:B-1"
+    assert letter.headers["dlq.reason"] == b"store_rejected"
+    assert b"11000" in letter.headers["dlq.detail"]

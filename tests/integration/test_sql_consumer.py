@@ -18,10 +18,10 @@ from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.mongo import settings_env, wait_until
 from fixtures.sql import create_database
 from kafkaconsumermssql.schema import trades_table
-from kafkaconsumermssql.sink import SqlSink
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer
 from shared.settings import Settings
+from shared.stores import open_writer
 from tradestore.local.postgres import EmbeddedPostgres
 from tradestore.local.process import free_port
 from tradestore.local.services import ServiceProcess
@@ -94,7 +94,7 @@ def tables() -> Iterator[Callable[[str], Table]]:
 
 def running(settings: Settings) -> AbstractContextManager[ConsumerRuntime]:
     """A ConsumerRuntime with a SqlSink on a background thread; stopped and joined on exit."""
-    return running_runtime(settings, SqlSink.from_settings(settings))
+    return running_runtime(settings, open_writer(settings, "sql"))
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_lower_version_goes_to_dlq_and_the_table_is_unchanged(
         wait_until(lambda: table.count() == 1)
         send(trade(1, version=1, cp="CP-1"))
         wait_until(
-            lambda: runtime.metrics.value("tradestore_dead_lettered_total", reason="lower_version") == 1
+            lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="lower_version") == 1
         )
     assert table.rows() == [("T-1", 2, "B-1", "CP-2")]
     dead = topic_reader(settings.trades_dlq_topic, idle_s=0.5)

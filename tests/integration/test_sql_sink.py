@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from fixtures.sql import create_database
 from kafkaconsumermssql.sink import SqlSink
 from shared.errors import StoreUnavailable
+from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
 from tradestore.local.postgres import EmbeddedPostgres
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)

@@ -10,13 +10,10 @@ from pydantic import SecretStr
 
 from fixtures.consumers import make_trade
 from fixtures.pipeline import Pipeline
-from kafkaconsumer.reader import MongoReader
-from kafkaconsumer.sink import MongoSink
-from kafkaconsumermssql.reader import SqlReader
-from kafkaconsumermssql.sink import SqlSink
+from shared.ports import StoredTrade
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
+from shared.stores import open_audit, open_writer
 from tradestore.cli import main
 
 
@@ -45,7 +42,7 @@ def test_reconcile_is_clean_then_names_a_missing_record(
     assert main(["reconcile", "--prefix", prefix]) == 0
     assert "stores agree" in capsys.readouterr().out
 
-    pipeline.mongo.collection.delete_one({"trade_id": f"{prefix}1"})
+    pipeline.mongo_collection().delete_one({"trade_id": f"{prefix}1"})
     assert main(["reconcile", "--prefix", prefix]) == 1
     out = capsys.readouterr().out
     assert f"missing in mongo: ('{prefix}1', 1, 'B-1')" in out
@@ -54,7 +51,7 @@ def test_reconcile_is_clean_then_names_a_missing_record(
 
 def stored(trade_id: str, maturity: str) -> StoredTrade:
     trade = TradePayload.model_validate(make_trade(trade_id, maturity_date=maturity))
-    return StoredTrade(trade, 0, 0, datetime.now(UTC), new_key=True)
+    return StoredTrade(trade, 0, 0, datetime.now(UTC))
 
 
 def test_expire_flips_matured_trades_in_both_stores_and_is_idempotent(
@@ -70,10 +67,11 @@ def test_expire_flips_matured_trades_in_both_stores_and_is_idempotent(
         sql_url=SecretStr(f"sqlite:///{tmp_path / 'expire.db'}"),
     )
     records = [stored("E-1", "2027-01-10"), stored("E-2", "2027-03-01"), stored("E-3", "2028-01-01")]
-    for sink in (MongoSink.from_settings(settings), SqlSink.from_settings(settings)):
-        sink.setup()
-        sink.upsert(records)
-        sink.close()
+    for kind in ("mongo", "sql"):
+        writer = open_writer(settings, kind)
+        writer.setup()
+        assert writer.write(records).written == 3
+        writer.close()
     use(monkeypatch, settings)
 
     assert main(["expire", "--today", "2027-03-02"]) == 0
@@ -84,7 +82,7 @@ def test_expire_flips_matured_trades_in_both_stores_and_is_idempotent(
     assert main(["expire", "--today", "2027-03-02"]) == 0
     assert "mongo: 0 trade(s) newly expired" in capsys.readouterr().out
 
-    for reader in (MongoReader.from_settings(settings), SqlReader.from_settings(settings)):
+    for reader in (open_audit(settings, "mongo"), open_audit(settings, "sql")):
         assert [(t.trade_id, t.expired) for t in reader.iter_trades()] == [
             ("E-1", True),
             ("E-2", True),

@@ -67,6 +67,7 @@ def test_bad_requests_get_their_4xx_and_leave_the_topic_unchanged(
     assert topic_reader(topic, idle_s=0.5) == []
 
 
+@pytest.mark.local_only  # starts and stops a broker of its own
 def test_with_the_broker_stopped_post_answers_503_never_2xx(tmp_path: Path) -> None:
     broker = EmbeddedBroker("127.0.0.1", free_port(), tmp_path)
     broker.start()

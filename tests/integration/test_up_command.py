@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from fixtures.pipeline import poll
-from kafkaconsumer.reader import MongoReader
 from kafkaconsumermssql.reader import SqlReader
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
+from shared.stores import open_audit
 from tradestore.httpclient import ApiClient
 from tradestore.local.mongo import EmbeddedMongo
 from tradestore.local.process import free_port
@@ -89,7 +90,7 @@ def test_readme_run_command_serves_the_seed_sample_trade_and_stops_cleanly(
     status, _, body = client.post("/trades", SAMPLE_TRADE)
     assert status == 201, body
     posted = time.monotonic()
-    mongo = MongoReader.from_settings(up.settings)
+    mongo = open_audit(up.settings, "mongo")
     sql = SqlReader.from_settings(up.settings)
     try:
         key = ("T-1001", 1, "B-1")
@@ -118,7 +119,7 @@ def test_readme_run_command_serves_the_seed_sample_trade_and_stops_cleanly(
     server = EmbeddedMongo("127.0.0.1", free_port(), up.settings.tradestore_home / "mongo")
     server.start()
     try:
-        reread = MongoReader(server.url, up.settings.mongo_db, up.settings.mongo_collection)
+        reread = open_audit(up.settings.model_copy(update={"mongo_url": SecretStr(server.url)}), "mongo")
         assert len(list(reread.iter_trades("S-"))) == 200
         reread.close()
     finally:

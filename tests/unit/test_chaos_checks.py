@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.consumers import make_trade
-from shared.reader import Key, StoreSummary, TradeReader
+from shared.ports import Key, StoreSummary, TradeAudit
 from shared.schema import TradePayload
 from tradestore.posting import Posting
 from tradestore.regress.scenario import summarize
@@ -50,7 +50,7 @@ class FakeReader:
 def run_checks(mongo: FakeReader, sql: FakeReader) -> ChaosResult:
     result = ChaosResult(ChaosConfig(n=4, settle_s=2.0, quiet_s=0.1), Path("."), prefix="X-")
     result.posting = Posting(posts=4, acknowledged=4, acked=ACKED)
-    readers: list[TradeReader] = [mongo, sql]
+    readers: list[TradeAudit] = [mongo, sql]
     check_readers(result, readers, TODAY, duplicates=lambda r, _p: r.duplicates)  # type: ignore[attr-defined]
     result.faults_restored = result.consumers_alive = True
     return result

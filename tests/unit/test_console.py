@@ -91,8 +91,8 @@ def test_sink_settings_and_counters_parse() -> None:
     assert sink_urls(s) == {"mongo": "http://h:1", "sql": "http://h:2"}
     text = (
         'tradestore_persisted_total{sink="mongo"} 7\n'
-        'tradestore_dead_lettered_total{sink="mongo",reason="lower_version"} 2\n'
-        'tradestore_dead_lettered_total{sink="mongo",reason="schema_invalid"} 1\n'
+        'tradestore_dead_letters_total{sink="mongo",reason="lower_version"} 2\n'
+        'tradestore_dead_letters_total{sink="mongo",reason="schema_invalid"} 1\n'
     )
     assert counters_of(text) == {"persisted": 7.0, "consumed": 0.0, "dead_lettered": 3.0}
 

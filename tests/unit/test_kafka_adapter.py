@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -146,3 +149,94 @@ def test_records_are_partitioned_by_the_values_trade_id_even_with_colons() -> No
     assert trade_id_of(b'{"trade_id": "A:B", "version": 1}', b"A:B:1:B-1") == "A:B"
     assert trade_id_of(b"not json", b"X:1:B-1") == "X"  # a poison record still gets a partition
     assert trade_id_of(b"[1, 2]", b"Y:1:B-1") == "Y"
+
+
+class _Msg:
+    def __init__(self, topic: str, partition: int) -> None:
+        self._t, self._p = topic, partition
+
+    def topic(self) -> str:
+        return self._t
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return 0
+
+
+class _FencedOnce:
+    """A confluent_kafka.Producer stand-in: the first instance is fenced, later ones acknowledge."""
+
+    made: list[_FencedOnce] = []
+
+    def __init__(self, config: dict[str, object]) -> None:
+        self.config = config
+        self.fenced = not _FencedOnce.made
+        self.pending: list[tuple[object, object]] = []
+        _FencedOnce.made.append(self)
+
+    def produce(
+        self,
+        topic: str,
+        value: object,
+        key: object,
+        partition: int = 0,
+        on_delivery: Any = None,
+        **kw: object,
+    ) -> None:
+        self.pending.append((on_delivery, (topic, partition)))
+
+    def poll(self, timeout: float = 0) -> int:
+        from confluent_kafka import KafkaError
+
+        pending, self.pending = self.pending, []
+        for callback, (topic, partition) in pending:
+            msg = _Msg(topic, partition)
+            callback(KafkaError(KafkaError.PRODUCER_FENCED) if self.fenced else None, msg)  # type: ignore[operator]
+        return len(pending)
+
+    def list_topics(self, topic: str | None = None, timeout: float = 0) -> Any:
+        meta = type("T", (), {"partitions": {0: None, 1: None}, "error": None})()
+        return type("Meta", (), {"topics": {topic: meta}})()
+
+    def purge(self) -> None:
+        self.poll()
+
+    def flush(self, timeout: float = 0) -> int:
+        self.poll()
+        return 0
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+
+def test_a_fenced_producer_fails_its_records_and_replaces_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.errors import PublishUnavailable
+    from shared.kafka import TradeProducer, producer
+
+    _FencedOnce.made = []
+    monkeypatch.setattr(producer, "Producer", _FencedOnce)
+    sender = TradeProducer(Settings(), client_id="kafkaconsumer-i1-dlq")
+    try:
+        with pytest.raises(PublishUnavailable, match="did not acknowledge"):
+            sender.send("dlq", b"x", b"T-1:1:B-1", [("dlq.reason", b"undecodable")]).result(5)
+        deadline = time.monotonic() + 5
+        while sender.replacements == 0 and time.monotonic() < deadline:  # the delivery thread replaces it
+            time.sleep(0.01)
+        delivered = sender.send("dlq", b"x", b"T-1:1:B-1").result(5)
+        assert delivered.topic == "dlq"
+        assert sender.replacements == 1
+        assert [p.config["client.id"] for p in _FencedOnce.made] == ["kafkaconsumer-i1-dlq"] * 2
+    finally:
+        sender.close(0.1)
+
+
+def test_every_client_names_its_role() -> None:
+    from shared.kafka import consumer_config, role_client_id
+
+    settings = Settings(consumer_instance_id="i-1")
+    assert role_client_id("tradedata") == "tradedata"
+    assert role_client_id("kafkaconsumer", settings) == "kafkaconsumer-i-1"
+    assert consumer_config(settings, "mongo", "kafkaconsumer-i-1")["client.id"] == "kafkaconsumer-i-1"
+    assert producer_config(settings, "tradedata")["client.id"] == "tradedata"

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkaconsumer.mapper import from_document, to_document
 from kafkaconsumermssql.engine import make_engine
 from kafkaconsumermssql.mapper import to_row
 from kafkaconsumermssql.reader import SqlReader
 from kafkaconsumermssql.sink import SqlSink
+from shared.ports import StoredTrade
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch, validate_trade
 from shared.schema import ID_MAX_LENGTH, TradePayload
-from shared.sink import StoredTrade
+from shared.stores.mongo_mapping import from_document, to_document
 
 ACCEPTED = (VersionDecision.INSERT, VersionDecision.OVERRIDE)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -145,5 +145,5 @@ def test_trade_survives_a_write_and_read_through_the_sql_store(
     """TradePayload -> row -> SQLite -> SqlReader -> TradePayload, through the real sink and reader."""
     with sqlite_sink.engine.begin() as conn:
         conn.execute(sa.delete(sqlite_sink.table))
-    sqlite_sink.upsert([StoredTrade(trade, 0, 0, NOW)])
+    sqlite_sink.upsert([StoredTrade(trade, 0, 0, NOW)])  # SQL adapter of helper B
     assert list(SqlReader(sqlite_sink.engine).iter_trades()) == [trade]

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from shared.reader import StoreSummary, prefix_upper_bound
+from shared.ports import StoreSummary
 from shared.rules import VersionDecision, plan_batch
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
+from shared.stores.records import prefix_upper_bound
 from tradestore.expiry import ExpiryScheduler, expire_all, seconds_to_next_run
 from tradestore.local.stack import host_port
 from tradestore.reconcile import reconcile

@@ -14,9 +14,10 @@ from datetime import date, datetime
 
 from pydantic import ValidationError
 
+from shared.kafka.headers import PRINCIPAL, header_text
+from shared.ports import StoredTrade
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, date_errors, plan_batch
 from shared.schema import TradePayload
-from shared.sink import StoredTrade
 
 
 class Reason(enum.StrEnum):
@@ -27,6 +28,7 @@ class Reason(enum.StrEnum):
     KEY_MISMATCH = "key_mismatch"  # record key is not trade_id:version:book_id of the value
     RULE_VIOLATION = "rule_violation"  # clock-free date rule broken (maturity before created)
     LOWER_VERSION = "lower_version"  # business rejection: a higher version is already stored
+    STORE_REJECTED = "store_rejected"  # the store refused the record deterministically (its reason in detail)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,12 @@ class Inbound:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def principal(self) -> str | None:
+        """Who submitted the record (header tradestore.principal), when the API said so."""
+        return header_text(self.headers, PRINCIPAL)
 
 
 @dataclass(frozen=True)
@@ -101,10 +109,12 @@ def decode_batch(records: Iterable[Inbound], today: date) -> Decoded:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to write and what to dead-letter for the valid trades of a batch."""
+    """What to write and what to dead-letter for the valid trades of a batch; `sources[i]` is the record
+    `writes[i]` was built from."""
 
     writes: list[StoredTrade]
     rejected: list[DeadLetter]
+    sources: list[Inbound]
 
 
 def plan_writes(
@@ -113,6 +123,7 @@ def plan_writes(
     """Apply the shared version rule (shared.rules.plan_batch) and build the records to persist."""
     writes: list[StoredTrade] = []
     rejected: list[DeadLetter] = []
+    sources: list[Inbound] = []
     for planned in plan_batch(trades, stored_max):
         record = planned.item
         if planned.decision is VersionDecision.REJECT_LOWER_VERSION:
@@ -121,9 +132,9 @@ def plan_writes(
             )
             rejected.append(DeadLetter(record, Reason.LOWER_VERSION, detail, planned.trade))
         else:
-            new_key = planned.decision is VersionDecision.INSERT
-            writes.append(StoredTrade(planned.trade, record.partition, record.offset, now, new_key))
-    return Plan(writes, rejected)
+            writes.append(StoredTrade(planned.trade, record.partition, record.offset, now, record.principal))
+            sources.append(record)
+    return Plan(writes, rejected, sources)
 
 
 def next_offsets(records: Iterable[Inbound]) -> dict[tuple[str, int], int]:

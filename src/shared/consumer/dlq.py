@@ -1,98 +1,85 @@
 """The dead-letter publisher: refused records go to TRADES_DLQ_TOPIC with headers saying why and from where.
 
-`publish` returns only once the broker acknowledged every record (flush), so the runtime can commit
-the offsets after it; an unacknowledged DLQ write raises DeadLetterUnavailable and nothing is committed.
+Records go through the shared TradeProducer (shared.kafka), so a fenced producer is replaced by the same
+logic as the API's. `publish` returns only once the broker acknowledged every letter, so the pipeline
+can store the offsets after it; otherwise it raises DeadLetterUnavailable and nothing is committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
-
-from confluent_kafka import KafkaError
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Protocol
 
 from shared.consumer.batch import DeadLetter
-from shared.errors import StoreUnavailable
-from shared.kafka import PRODUCER_IDENTITY_ERRORS
+from shared.errors import PublishUnavailable, StoreUnavailable
+from shared.kafka import Delivery, Headers
+from shared.kafka.headers import (
+    DLQ_DETAIL,
+    DLQ_HEADERS,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_SINK,
+    DLQ_TOPIC,
+)
 
 
 class DeadLetterUnavailable(StoreUnavailable):
     """The broker did not acknowledge a dead letter: retried like a store outage."""
 
 
-class ProducerLike(Protocol):
-    """The part of confluent_kafka.Producer the publisher uses."""
+class Sender(Protocol):
+    """What the publisher needs of shared.kafka.TradeProducer."""
 
-    def produce(self, topic: str, value: Any = ..., key: Any = ..., **kwargs: Any) -> None: ...
-
-    def flush(self, timeout: float = ...) -> int: ...
-
-    def poll(self, timeout: float = ...) -> int: ...
+    def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers | None = None
+    ) -> Future[Delivery]: ...
 
 
 def headers_for(letter: DeadLetter, sink: str) -> list[tuple[str, bytes]]:
-    """Headers naming the reason, the sink and where the original record was."""
+    """The original record's headers (provenance, redrive marks) and the dead-letter headers naming the
+    reason, the sink and where the original record was."""
     r = letter.record
     return [
-        ("dlq.reason", letter.reason.value.encode()),
-        ("dlq.detail", letter.detail[:1000].encode()),
-        ("dlq.sink", sink.encode()),
-        ("dlq.topic", r.topic.encode()),
-        ("dlq.partition", str(r.partition).encode()),
-        ("dlq.offset", str(r.offset).encode()),
+        *((k, v) for k, v in r.headers if k not in DLQ_HEADERS),
+        (DLQ_REASON, letter.reason.value.encode()),
+        (DLQ_DETAIL, letter.detail[:1000].encode()),
+        (DLQ_SINK, sink.encode()),
+        (DLQ_TOPIC, r.topic.encode()),
+        (DLQ_PARTITION, str(r.partition).encode()),
+        (DLQ_OFFSET, str(r.offset).encode()),
     ]
 
 
 class DeadLetterPublisher:
     """Produce dead letters (original key and value untouched) and wait for the acknowledgements."""
 
-    def __init__(
-        self,
-        producer: ProducerLike,
-        topic: str,
-        sink: str,
-        timeout_s: float = 10.0,
-        new_producer: Callable[[], ProducerLike] | None = None,
-    ) -> None:
+    def __init__(self, producer: Sender, topic: str, sink: str, timeout_s: float = 10.0) -> None:
         self.producer = producer
-        self.new_producer = new_producer
         self.topic = topic
         self.sink = sink
         self.timeout_s = timeout_s
 
     def publish(self, letters: Sequence[DeadLetter]) -> None:
-        """Send every letter and flush; raise DeadLetterUnavailable unless all were acknowledged."""
-        if not letters:
-            return
-        errors: list[str] = []
-        spent = False
-
-        def on_delivery(err: Any, _msg: Any) -> None:
-            nonlocal spent
-            if err is not None:
-                errors.append(str(err))
-                identity = isinstance(err, KafkaError) and (
-                    err.fatal() or err.code() in PRODUCER_IDENTITY_ERRORS
-                )
-                spent = spent or identity
-
+        """Send every letter and wait; raise DeadLetterUnavailable unless all were acknowledged."""
+        futures: list[Future[Delivery]] = []
         for letter in letters:
+            record = letter.record
             try:
-                self.producer.produce(
-                    self.topic,
-                    value=letter.record.value,
-                    key=letter.record.key,
-                    headers=headers_for(letter, self.sink),
-                    on_delivery=on_delivery,
+                futures.append(
+                    self.producer.send(self.topic, record.value, record.key, headers_for(letter, self.sink))
                 )
-            except BufferError:
-                self.producer.poll(1.0)
-                raise DeadLetterUnavailable("DLQ producer queue full") from None
-        remaining = self.producer.flush(self.timeout_s)
-        if spent and self.new_producer is not None:
-            # A fenced idempotent producer refuses every later record (seen after a network stall):
-            # the retry of this batch goes through a new one.
-            self.producer = self.new_producer()
-        if remaining or errors:
-            reason = errors[0] if errors else f"{remaining} unacknowledged"
-            raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {reason}")
+            except PublishUnavailable as exc:
+                raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r}: {exc}") from None
+        deadline = time.monotonic() + self.timeout_s
+        errors: list[str] = []
+        for future in futures:
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except (PublishUnavailable, FutureTimeout) as exc:
+                errors.append(str(exc) or "no acknowledgement in time")
+        if errors:
+            raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {errors[0]}")

@@ -26,7 +26,7 @@ class RuntimeMetrics:
         self.persisted = Counter("tradestore_persisted", "Trades written", ["sink"], registry=r).labels(sink)
         self._rejected = Counter("tradestore_rejected", "Records refused", ["sink", "reason"], registry=r)
         self._dead = Counter(
-            "tradestore_dead_lettered", "Records sent to the DLQ", ["sink", "reason"], registry=r
+            "tradestore_dead_letters", "Records sent to the DLQ, by reason", ["sink", "reason"], registry=r
         )
         self.retries = Counter("tradestore_retries", "Store retries", ["sink"], registry=r).labels(sink)
         self.replayed = Counter(
@@ -50,6 +50,8 @@ class RuntimeMetrics:
         self._rejected.labels(self.sink, reason).inc(n)
 
     def dead_lettered(self, reason: str, n: int = 1) -> None:
+        """A record went to the dead-letter topic (also counted as refused, the older name)."""
+        self._rejected.labels(self.sink, reason).inc(n)
         self._dead.labels(self.sink, reason).inc(n)
 
     def value(self, name: str, **labels: str) -> float:

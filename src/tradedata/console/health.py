@@ -23,7 +23,7 @@ KEEP_SAMPLES = 120  # ten minutes
 COUNTERS = {
     "persisted": "tradestore_persisted_total",
     "consumed": "tradestore_consumed_total",
-    "dead_lettered": "tradestore_dead_lettered_total",
+    "dead_lettered": "tradestore_dead_letters_total",
 }
 
 

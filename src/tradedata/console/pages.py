@@ -20,6 +20,7 @@ from shared.operations.dlq import (
     redrive,
 )
 from shared.operations.history import last_reconcile
+from shared.ports import TradeFilter
 from tradedata.console import access, charts, stores, views
 from tradedata.console.health import Sampler, sink_urls
 from tradedata.context import ApiContext, context
@@ -67,13 +68,13 @@ async def trades_page(request: Request, _: access.Reader) -> Response:
     q = {k: v.strip() for k, v in request.query_params.items() if v.strip()}
     if q.get("trade_id"):
         return RedirectResponse(request.url_for("trade_page", trade_id=q["trade_id"]), status_code=303)
-    filters: dict[str, Any] = {k: q[k] for k in ("book_id", "counterparty_id") if k in q}
-    if q.get("expired") in ("true", "false"):
-        filters["expired"] = q["expired"] == "true"
+    expired = q["expired"] == "true" if q.get("expired") in ("true", "false") else None
+    filters = TradeFilter(book_id=q.get("book_id"), counterparty_id=q.get("counterparty_id"), expired=expired)
     items: list[Any] = []
     total, error = 0, None
     try:
-        items, total = await run_in_threadpool(stores.mongo(ctx).find, filters, 100, 0)
+        page, total = await run_in_threadpool(stores.mongo(ctx).find, filters, 100, 0)
+        items = [stored.trade for stored in page]
     except Exception as exc:  # shown on the page
         error = views.unavailable(ctx.settings, exc)
     return render("trades.html", page="trades", q=q, items=items, total=total, error=error)
@@ -91,7 +92,9 @@ async def trade_page(request: Request, trade_id: str, _: access.Reader) -> HTMLR
             errors.append(f"{name}: {views.unavailable(ctx.settings, exc)}")
             return []
 
-    mongo = await run_in_threadpool(attempt, "MongoDB", lambda: stores.mongo(ctx).versions(trade_id))
+    mongo = await run_in_threadpool(
+        attempt, "MongoDB", lambda: [s.trade for s in stores.mongo(ctx).versions(trade_id)]
+    )
     sql_all = await run_in_threadpool(attempt, "SQL", lambda: stores.sql(ctx).iter_trades(trade_id))
     sql = [t for t in sql_all if t.trade_id == trade_id]
     dead = await run_in_threadpool(attempt, "DLQ", views.dead_letters_of, ctx.settings, trade_id)

@@ -10,16 +10,16 @@ from tradedata.context import ApiContext
 def mongo(ctx: ApiContext) -> Any:
     reader = ctx.extras.get("console.mongo")
     if reader is None:
-        from kafkaconsumer.reader import MongoReader
+        from shared.stores import open_reader
 
-        reader = ctx.extras["console.mongo"] = MongoReader.from_settings(ctx.settings)
+        reader = ctx.extras["console.mongo"] = open_reader(ctx.settings, "mongo")
     return reader
 
 
 def sql(ctx: ApiContext) -> Any:
     reader = ctx.extras.get("console.sql")
     if reader is None:
-        from kafkaconsumermssql.reader import SqlReader
+        from shared.stores import open_audit
 
-        reader = ctx.extras["console.sql"] = SqlReader.from_settings(ctx.settings)
+        reader = ctx.extras["console.sql"] = open_audit(ctx.settings, "sql")
     return reader

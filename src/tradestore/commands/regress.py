@@ -14,10 +14,10 @@ from shared.kafka import client_config
 from shared.logs import configure_logging
 from shared.settings import Settings, load_settings
 from tradedata.models import utc_today
-from tradestore.posting import post_all
+from tradestore.posting import Posting, post_all
 from tradestore.regress.check import Check, summary_checks
 from tradestore.regress.runner import count_rejections, wait_for_summary
-from tradestore.regress.scenario import build_scenario
+from tradestore.regress.scenario import Scenario, build_scenario
 from tradestore.stores import open_readers
 
 
@@ -57,31 +57,49 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"regress: {scenario.posts} posts over {len(scenario.groups)} trades to {url} (prefix {prefix})"
     )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("posting", total=scenario.posts)
-        sent = post_all(
-            scenario.groups,
-            url,
-            args.concurrency,
-            deadline_s=60.0,
-            tick=lambda: progress.advance(task),
-            headers=auth_headers(settings),
-        )
+    sent = post_with_progress(scenario, url, args.concurrency, settings, console)
     console.print(
         f"posted in {sent.seconds:.1f}s ({scenario.posts / max(sent.seconds, 1e-9):.0f}/s): "
         f"{sent.acknowledged} acknowledged, {sent.retried_503} answers of 503 retried"
     )
+    checks = [Check("posts acknowledged (2xx)", scenario.posts, {"api": sent.acknowledged})]
+    checks += store_checks(scenario, prefix, settings, args.timeout, console)
+    print_table(checks, console)
+    for trade, status, body in sent.rejected[:10]:
+        console.print(f"[red]{status}[/red] for {trade['trade_id']} v{trade['version']}: {body}")
+    for trade in sent.unacked[:10]:
+        console.print(f"[red]never acknowledged[/red]: {trade['trade_id']} v{trade['version']}")
+    ok = all(c.ok for c in checks)
+    console.print("[green]regression passed[/green]" if ok else "[red]regression FAILED[/red]")
+    return 0 if ok else 1
+
+
+def post_with_progress(
+    scenario: Scenario, url: str, concurrency: int, settings: Settings, console: Console
+) -> Posting:
+    """Every post of the scenario, with a progress bar."""
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("posting", total=scenario.posts)
+        return post_all(
+            scenario.groups,
+            url,
+            concurrency,
+            deadline_s=60.0,
+            tick=lambda: progress.advance(task),
+            headers=auth_headers(settings),
+        )
+
+
+def store_checks(
+    scenario: Scenario, prefix: str, settings: Settings, timeout_s: float, console: Console
+) -> list[Check]:
+    """Wait until each store holds the expected summary (or time out), then compare; count DLQ rejections."""
     readers = open_readers(settings)
     try:
         actual = {}
         for reader in readers:
-            actual[reader.name], waited = wait_for_summary(reader, prefix, scenario.expected, args.timeout)
+            actual[reader.name], waited = wait_for_summary(reader, prefix, scenario.expected, timeout_s)
             console.print(f"{reader.name} settled after {waited:.1f}s")
     finally:
         for reader in readers:
@@ -92,16 +110,8 @@ def run(args: argparse.Namespace) -> int:
         prefix,
         [r.name for r in readers],
         scenario.expected_rejected,
-        min(args.timeout, 30),
+        min(timeout_s, 30),
     )
-    checks = [Check("posts acknowledged (2xx)", scenario.posts, {"api": sent.acknowledged})]
-    checks += summary_checks(scenario.expected, actual)
+    checks = summary_checks(scenario.expected, actual)
     checks.append(Check("lower versions rejected to DLQ", scenario.expected_rejected, dict(rejected)))
-    print_table(checks, console)
-    for trade, status, body in sent.rejected[:10]:
-        console.print(f"[red]{status}[/red] for {trade['trade_id']} v{trade['version']}: {body}")
-    for trade in sent.unacked[:10]:
-        console.print(f"[red]never acknowledged[/red]: {trade['trade_id']} v{trade['version']}")
-    ok = all(c.ok for c in checks)
-    console.print("[green]regression passed[/green]" if ok else "[red]regression FAILED[/red]")
-    return 0 if ok else 1
+    return checks

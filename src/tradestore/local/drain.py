@@ -6,12 +6,12 @@ not by comparing watermarks.
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+from shared.kafka import read_until
 
 
 def committed_offsets(config: dict[str, Any], group: str, topic: str) -> list[TopicPartition]:
@@ -32,18 +32,7 @@ def committed_offsets(config: dict[str, Any], group: str, topic: str) -> list[To
 def unread(config: dict[str, Any], group: str, topic: str, idle_s: float = 0.5, cap: int = 1000) -> int:
     """How many records (up to `cap`) follow the group's committed offsets."""
     positions = committed_offsets(config, group, topic)
-    reader = Consumer({**config, "group.id": f"drain-probe-{uuid.uuid4().hex}", "enable.auto.commit": False})
-    try:
-        reader.assign(positions)
-        count, last = 0, time.monotonic()
-        while time.monotonic() - last < idle_s and count < cap:
-            msg = reader.poll(0.1)
-            if msg is not None and msg.error() is None:
-                count += 1
-                last = time.monotonic()
-        return count
-    finally:
-        reader.close()
+    return len(read_until(config, topic, idle_s=idle_s, limit=cap, start=positions))
 
 
 def topic_exists(config: dict[str, Any], topic: str) -> bool:

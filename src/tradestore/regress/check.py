@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.reader import StoreSummary
+from shared.ports import StoreSummary
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-
-from shared.reader import StoreSummary, TradeReader
+from shared.kafka import TopicRecord, read_until
+from shared.ports import StoreSummary, TradeAudit
 
 
 def wait_for_summary(
-    reader: TradeReader, prefix: str, expected: StoreSummary, deadline_s: float
+    reader: TradeAudit, prefix: str, expected: StoreSummary, deadline_s: float
 ) -> tuple[StoreSummary, float]:
     """Poll the store's summary until it equals `expected` or the deadline passes; (last, seconds)."""
     started = time.monotonic()
@@ -26,29 +24,19 @@ def wait_for_summary(
 def count_rejections(
     config: dict[str, Any], topic: str, prefix: str, sinks: list[str], expected: int, deadline_s: float
 ) -> dict[str, int]:
-    """Lower-version rejections per sink on the dead-letter topic, for this run's trades."""
-    consumer = Consumer({**config, "group.id": f"regress-{uuid.uuid4().hex}", "enable.auto.commit": False})
-    counts = dict.fromkeys(sinks, 0)
+    """Lower-version rejections per sink on the dead-letter topic, for this run's trades (read until every
+    sink's expected count arrived and the topic stayed idle for a second, so extra letters are seen too)."""
     key_prefix = prefix.encode()
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or not meta.partitions:
-            return counts
-        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
-        end = time.monotonic() + deadline_s
-        idle_since = time.monotonic()
-        while time.monotonic() < end:
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error() is not None:
-                if all(v >= expected for v in counts.values()) and time.monotonic() - idle_since > 1.0:
-                    break
-                continue
-            idle_since = time.monotonic()
-            raw: Any = msg.headers() or []
-            headers = {str(k): v if isinstance(v, bytes) else b"" for k, v in raw}
-            sink = headers.get("dlq.sink", b"").decode()
-            if (msg.key() or b"").startswith(key_prefix) and headers.get("dlq.reason") == b"lower_version":
-                counts[sink] = counts.get(sink, 0) + 1
-        return counts
-    finally:
-        consumer.close()
+
+    def ours(record: TopicRecord) -> bool:
+        lower = record.headers.get("dlq.reason") == b"lower_version"
+        return lower and (record.key or b"").startswith(key_prefix)
+
+    letters = read_until(
+        config, topic, count=expected * len(sinks), idle_s=1.0, deadline_s=deadline_s, keep=ours
+    )
+    counts = dict.fromkeys(sinks, 0)
+    for letter in letters:
+        sink = letter.headers.get("dlq.sink", b"").decode()
+        counts[sink] = counts.get(sink, 0) + 1
+    return counts

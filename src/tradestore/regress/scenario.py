@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from shared.reader import Key, StoreSummary
+from shared.ports import Key, StoreSummary
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch
 from shared.schema import TradePayload
 

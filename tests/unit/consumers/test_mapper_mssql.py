@@ -16,8 +16,8 @@ from kafkaconsumermssql.statements import (
     upsert_params,
     upsert_template,
 )
+from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
-from shared.sink import StoredTrade
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 

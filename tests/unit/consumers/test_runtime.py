@@ -7,6 +7,7 @@ import random
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,10 +18,11 @@ from shared.consumer import ConsumerRuntime, consumer_config
 from shared.consumer.batch import Inbound, Reason, decode, next_offsets
 from shared.consumer.dlq import DeadLetterPublisher, DeadLetterUnavailable
 from shared.consumer.retry import Backoff
-from shared.errors import StoreUnavailable
-from shared.schema import SAMPLE_TRADE
+from shared.errors import PublishUnavailable, StoreUnavailable
+from shared.kafka import Delivery
+from shared.ports import StoredTrade, WriteResult
+from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
-from shared.sink import StoredTrade
 
 TODAY = date(2025, 10, 1)
 
@@ -56,6 +58,9 @@ class Msg:
 
     def error(self) -> Any:
         return self._e
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return None
 
 
 class FakeConsumer:
@@ -149,32 +154,34 @@ class FakeSink:
         self._maybe_fail()
         return {k: (r.partition, r.offset) for k, r in self.rows.items() if k in keys}
 
-    def upsert(self, records: Sequence[StoredTrade]) -> int:
+    def write(self, records: Sequence[StoredTrade]) -> WriteResult:
         self._maybe_fail()
         for r in records:
             self.rows[r.trade.key] = r
-        return len(records)
+        return WriteResult(written=len(records))
 
     def close(self) -> None:
         self.closed = True
 
 
 class FakeProducer:
+    """shared.kafka.TradeProducer's send: records what is sent; `unacked` sends fail their future."""
+
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.unacked = 0
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(kw["headers"])})
-
-    def flush(self, timeout: float = 0) -> int:
+    def send(
+        self, topic: str, value: Any, key: Any, headers: Sequence[tuple[str, bytes]] | None = None
+    ) -> Future[Delivery]:
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers or [])})
+        future: Future[Delivery] = Future()
         if self.unacked:
             self.unacked -= 1
-            return 1
-        return 0
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
+            future.set_exception(PublishUnavailable("broker did not acknowledge: timed out"))
+        else:
+            future.set_result(Delivery(topic, 0, len(self.sent) - 1))
+        return future
 
 
 def trade(**changes: Any) -> dict[str, Any]:
@@ -246,7 +253,7 @@ def test_bad_data_goes_to_dlq_with_reason_headers_and_offsets_are_stored_after_f
     assert producer.sent[1]["value"] == bad_schema.value()
     assert consumer.stored[-1] == [(0, 6)]
     assert len(sink.rows) == 1
-    assert runtime.metrics.value("tradestore_dead_lettered_total", reason="undecodable") == 2
+    assert runtime.metrics.value("tradestore_dead_letters_total", reason="undecodable") == 2
 
 
 def test_lower_version_is_rejected_to_dlq_and_store_unchanged() -> None:
@@ -351,8 +358,10 @@ def test_unacknowledged_dead_letters_are_retried_before_the_commit() -> None:
 
 def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
     class Failing(FakeProducer):
-        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-            kw["on_delivery"]("broker gone", None)
+        def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+            future: Future[Delivery] = Future()
+            future.set_exception(PublishUnavailable("broker gone"))
+            return future
 
     letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
     assert not isinstance(letter, type(None))
@@ -360,10 +369,10 @@ def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
         DeadLetterPublisher(Failing(), "dlq", "s").publish([letter])  # type: ignore[list-item]
 
     class Full(FakeProducer):
-        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-            raise BufferError
+        def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+            raise PublishUnavailable("producer queue is full")
 
-    with pytest.raises(DeadLetterUnavailable, match="queue full"):
+    with pytest.raises(DeadLetterUnavailable, match="queue is full"):
         DeadLetterPublisher(Full(), "dlq", "s").publish([letter])  # type: ignore[list-item]
 
 
@@ -466,19 +475,29 @@ def test_decode_refuses_json_that_is_not_an_object() -> None:
     assert getattr(out, "reason", None) is Reason.UNDECODABLE
 
 
-def test_dlq_publisher_replaces_a_fenced_producer_for_the_retry() -> None:
-    class Fenced(FakeProducer):
-        def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
-            kw["on_delivery"](KafkaError(KafkaError.PRODUCER_FENCED), None)
+def test_dead_letters_keep_the_original_headers_and_add_why_and_where() -> None:
+    runtime, _, _, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    record = Inbound(
+        "trades", 2, 9, b"k", b"nope", (("tradestore.principal", b"key-7"), ("dlq.reason", b"old"))
+    )
+    runtime.process([record])
+    [sent] = producer.sent
+    assert sent["headers"]["tradestore.principal"] == b"key-7"
+    assert sent["headers"]["dlq.reason"] == b"undecodable"
+    assert (sent["headers"]["dlq.partition"], sent["headers"]["dlq.offset"]) == (b"2", b"9")
 
-    fresh = FakeProducer()
-    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
-    publisher = DeadLetterPublisher(Fenced(), "dlq", "s", new_producer=lambda: fresh)
-    with pytest.raises(DeadLetterUnavailable, match="did not acknowledge"):
-        publisher.publish([letter])  # type: ignore[list-item]
-    assert publisher.producer is fresh
-    publisher.publish([letter])  # type: ignore[list-item]
-    assert len(fresh.sent) == 1
+
+def test_the_principal_header_is_stored_with_the_trade() -> None:
+    runtime, _, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    [m] = inbound([msg(0)])
+    runtime.process(
+        [Inbound(m.topic, m.partition, m.offset, m.key, m.value, (("tradestore.principal", b"sub-1"),))]
+    )
+    assert next(iter(sink.rows.values())).principal == "sub-1"
 
 
 def test_a_replayed_batch_reports_no_false_lower_version_rejections() -> None:
@@ -496,3 +515,63 @@ def test_a_replayed_batch_reports_no_false_lower_version_rejections() -> None:
     # a genuinely stale copy (another offset) is still dead-lettered
     runtime.process(inbound([msg(2, version=1)]))
     assert len(producer.sent) == 1
+
+
+def make_with(store: Any) -> tuple[ConsumerRuntime, FakeConsumer, FakeProducer]:
+    clock = Clock()
+    consumer, producer = FakeConsumer(clock), FakeProducer()
+    runtime = ConsumerRuntime(
+        Settings(trades_dlq_topic="dlq"),
+        store,
+        consumer=consumer,
+        dlq_producer=producer,
+        today=lambda: TODAY,
+        now=lambda: datetime(2025, 10, 1, tzinfo=UTC),
+        clock=clock,
+        backoff=Backoff(0.2, 1.0, random.Random(1)),
+    )
+    consumer.runtime = runtime
+    runtime.run()
+    runtime._stop.clear()
+    return runtime, consumer, producer
+
+
+@pytest.mark.parametrize("batch_refusal", [False, True])
+@pytest.mark.parametrize(("size", "culprit"), [(1, 0), (5, 0), (5, 2), (5, 4), (64, 63)])
+def test_a_record_the_store_refuses_is_dead_lettered_and_the_rest_persisted(
+    batch_refusal: bool, size: int, culprit: int
+) -> None:
+    from fixtures.fake_store import FakeStore
+
+    store = FakeStore(batch_refusal=batch_refusal)
+    store.poison.add(f"T-{culprit}")
+    runtime, consumer, producer = make_with(store)
+    runtime.process(inbound([msg(i, trade_id=f"T-{i}") for i in range(size)]))
+    [letter] = producer.sent
+    assert letter["headers"]["dlq.reason"] == b"store_rejected"
+    assert f"T-{culprit}" in letter["headers"]["dlq.detail"].decode()
+    assert letter["key"] == f"T-{culprit}:1:B-1".encode()
+    assert sorted(k[0] for k in store.rows) == sorted(f"T-{i}" for i in range(size) if i != culprit)
+    assert consumer.stored[-1] == [(0, size)]  # the partition moves on
+    assert runtime.metrics.value("tradestore_persisted_total") == size - 1
+    assert runtime.metrics.value("tradestore_dead_letters_total", reason="store_rejected") == 1
+    runtime.process(inbound([msg(size, trade_id="T-next")]))  # and the consumer keeps going
+    assert ("T-next", 1, "B-1") in store.rows
+
+
+def test_a_version_the_store_guard_refuses_is_dead_lettered_as_lower_version_not_persisted() -> None:
+    from fixtures.fake_store import FakeStore
+
+    store = FakeStore()
+    runtime, _, producer = make_with(store)
+    real_max = store.max_versions
+    store.max_versions = lambda ids: {}  # type: ignore[method-assign]  # a racing writer is not seen yet
+    store.rows[("T-1001", 5, "B-1")] = StoredTrade(
+        TradePayload.model_validate(trade(version=5)), 1, 99, datetime(2025, 10, 1, tzinfo=UTC)
+    )
+    runtime.process(inbound([msg(0, version=2)]))
+    store.max_versions = real_max  # type: ignore[method-assign]
+    [letter] = producer.sent
+    assert letter["headers"]["dlq.reason"] == b"lower_version"
+    assert b"race guard" in letter["headers"]["dlq.detail"]
+    assert runtime.metrics.value("tradestore_persisted_total") == 0

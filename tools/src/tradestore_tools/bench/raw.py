@@ -1,7 +1,8 @@
 """Raw write rates of each store, no Kafka and no sink: the yardstick the sink rows are compared with.
 
-Mongo: unordered bulk_write batches of the write mix the sink issues for fresh trades. SQL: the sink's own
-upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py print them too.
+Mongo: the store's own write of fresh trades (head raises, then upserts on `_id`: shared.stores.mongo_writes).
+SQL: the sink's own upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py
+print them too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from datetime import UTC, datetime
 
 from pymongo import MongoClient
 
+from shared.ports import StoredTrade
 from shared.schema import TradePayload
-from shared.sink import StoredTrade
 
 
 def trade(i: int, book: str = "B-1") -> TradePayload:
@@ -29,18 +30,21 @@ def trade(i: int, book: str = "B-1") -> TradePayload:
 
 def mongo_raw_rate(url: str, n: int, batch: int, upsert_only: bool = False) -> float:
     """Writes/s of unordered bulk_write batches straight to the server, same batch size and documents."""
-    from kafkaconsumer.mapper import upserts, writes
+    from shared.stores.mongo_mapping import replace_by_key
+    from shared.stores.mongo_writes import write_batch
 
     client: MongoClient[dict[str, object]] = MongoClient(url)
     coll = client[f"bench_raw_{uuid.uuid4().hex[:6]}"]["trades"]
     coll.create_index([("trade_id", 1), ("version", 1), ("book_id", 1)], unique=True)
     now = datetime.now(UTC)
-    records = [StoredTrade(trade(i, "B-raw"), 0, i, now, new_key=True) for i in range(n)]
+    records = [StoredTrade(trade(i, "B-raw"), 0, i, now) for i in range(n)]
     t0 = time.perf_counter()
     for i in range(0, n, batch):
         chunk = records[i : i + batch]
-        ops = upserts(chunk) if upsert_only else [op for op, _ in writes(chunk)]
-        coll.bulk_write(ops, ordered=False)
+        if upsert_only:  # upserts filtered on the business key, for reference
+            coll.bulk_write([replace_by_key(r) for r in chunk], ordered=False)
+        else:
+            write_batch(coll, coll.database["trades_heads"], chunk)
     elapsed = time.perf_counter() - t0
     client.close()
     return n / elapsed

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from shared.ports import TradeFilter
 from shared.settings import Settings
+from shared.stores import open_reader
 
 
 class BenchStore(Protocol):
@@ -18,24 +20,24 @@ class BenchStore(Protocol):
 
 
 class MongoStore:
+    """Through the store's own reader (shared.stores.mongo): the benchmark opens no MongoDB client."""
+
     name = "mongo"
 
     def __init__(self, settings: Settings) -> None:
-        from pymongo import MongoClient
-
         self.settings = settings
-        self.client: Any = MongoClient(
-            settings.mongo_url_value, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=30_000
-        )
-        self.coll = self.client[settings.mongo_db][settings.mongo_collection]
+        self.store = open_reader(settings, "mongo")
 
     def count(self) -> int:
-        return int(self.coll.estimated_document_count())
+        return self.store.find(TradeFilter(), 1, 0)[1]
 
     def persisted_at(self) -> dict[str, datetime]:
-        return {
-            d["trade_id"]: d["persisted_at"] for d in self.coll.find({}, {"trade_id": 1, "persisted_at": 1})
-        }
+        found: dict[str, datetime] = {}
+        while True:
+            page, total = self.store.find(TradeFilter(), 1000, len(found))
+            found.update({s.trade.trade_id: s.persisted_at for s in page})
+            if not page or len(found) >= total:
+                return found
 
 
 class SqlStore:

@@ -7,7 +7,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tradestore.reconcile import Reconciliation
 from tradestore_tools.chaos.run import ChaosResult
+from tradestore_tools.chaos.verify import StoreCheck
 
 
 def _keys(keys: list[Any], limit: int = 20) -> list[str]:
@@ -17,14 +19,15 @@ def _keys(keys: list[Any], limit: int = 20) -> list[str]:
 def as_json(result: ChaosResult) -> dict[str, Any]:
     """Every figure of the table, the fault log and up to 20 offending keys per check."""
     p, rec = result.posting, result.reconciliation
+    config = result.config
     return {
         "ok": result.ok,
         "command": {
-            "n": result.config.n,
-            "faults": result.config.faults,
-            "seed": result.config.seed,
-            "concurrency": result.config.concurrency,
-            "window_s": result.config.window(),
+            "n": config.n,
+            "faults": config.faults,
+            "seed": config.seed,
+            "concurrency": config.concurrency,
+            "window_s": config.window(),
         },
         "prefix": result.prefix,
         "workdir": str(result.workdir),
@@ -40,48 +43,55 @@ def as_json(result: ChaosResult) -> dict[str, Any]:
         "faults_injected": sum(result.faults_by_kind.values()),
         "faults_after_posting": result.faults_after_posting,
         "faults_restored": result.faults_restored,
-        "fault_log": [
-            {
-                "kind": r.fault.kind.value,
-                "planned_s": r.fault.at_s,
-                "started_s": round(r.started_s, 2),
-                "ended_s": round(r.ended_s, 2),
-                "duration_s": r.fault.duration_s,
-                "latency_s": r.fault.latency_s,
-                "error": r.error,
-            }
-            for r in result.faults
-        ],
+        "fault_log": _fault_log(result),
         "broker_link_connections": result.link_connections,
         "consumer_restarts": result.restarts,
         "consumers_alive": result.consumers_alive,
-        "stores": {
-            s.store: {
-                "records": s.records,
-                "settled_s": round(result.settled.get(s.store, 0.0), 1),
-                "lost": len(s.lost),
-                "duplicated": len(s.duplicated),
-                "regressions": len(s.regressions),
-                "unexpected": len(s.unexpected),
-                "delivered_despite_503": len(s.delivered_despite_503),
-                "lost_keys": _keys(s.lost),
-                "duplicated_keys": _keys(s.duplicated),
-                "regression_keys": _keys(s.regressions),
-                "unexpected_keys": _keys(s.unexpected),
-            }
-            for s in result.stores
-        },
+        "stores": {s.store: _store_json(s, result.settled.get(s.store, 0.0)) for s in result.stores},
         "reconcile_clean": rec is not None and rec.clean,
-        "reconcile": None
-        if rec is None
-        else {
-            "compared": rec.compared,
-            "missing_in_sql": len(rec.missing_right),
-            "missing_in_mongo": len(rec.missing_left),
-            "different": len(rec.different),
-        },
+        "reconcile": None if rec is None else _reconcile_json(rec),
         "api_peak_rss_mib": round(result.api_peak_rss_kib / 1024, 1),
         "duration_s": round(result.seconds, 1),
+    }
+
+
+def _fault_log(result: ChaosResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": r.fault.kind.value,
+            "planned_s": r.fault.at_s,
+            "started_s": round(r.started_s, 2),
+            "ended_s": round(r.ended_s, 2),
+            "duration_s": r.fault.duration_s,
+            "latency_s": r.fault.latency_s,
+            "error": r.error,
+        }
+        for r in result.faults
+    ]
+
+
+def _store_json(s: StoreCheck, settled_s: float) -> dict[str, Any]:
+    return {
+        "records": s.records,
+        "settled_s": round(settled_s, 1),
+        "lost": len(s.lost),
+        "duplicated": len(s.duplicated),
+        "regressions": len(s.regressions),
+        "unexpected": len(s.unexpected),
+        "delivered_despite_503": len(s.delivered_despite_503),
+        "lost_keys": _keys(s.lost),
+        "duplicated_keys": _keys(s.duplicated),
+        "regression_keys": _keys(s.regressions),
+        "unexpected_keys": _keys(s.unexpected),
+    }
+
+
+def _reconcile_json(rec: Reconciliation) -> dict[str, Any]:
+    return {
+        "compared": rec.compared,
+        "missing_in_sql": len(rec.missing_right),
+        "missing_in_mongo": len(rec.missing_left),
+        "different": len(rec.different),
     }
 
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from kafkaconsumer.reader import MongoReader
-from kafkaconsumermssql.reader import SqlReader
-from shared.reader import Key, TradeReader
+from shared.ports import Key, TradeAudit
+from shared.stores import open_audit
 from tradedata.models import utc_today
 from tradestore.posting import Posting, post_all
 from tradestore.reconcile import Reconciliation, reconcile
@@ -130,7 +129,7 @@ def verify(result: ChaosResult, topo: Topology, today: date) -> None:
     """Wait for both stores to settle, then check each one and reconcile them."""
     assert topo.direct is not None
     direct = topo.direct
-    readers: list[TradeReader] = [MongoReader.from_settings(direct), SqlReader.from_settings(direct)]
+    readers: list[TradeAudit] = [open_audit(direct, "mongo"), open_audit(direct, "sql")]
     try:
         check_readers(result, readers, today)
     finally:
@@ -140,9 +139,9 @@ def verify(result: ChaosResult, topo: Topology, today: date) -> None:
 
 def check_readers(
     result: ChaosResult,
-    readers: list[TradeReader],
+    readers: list[TradeAudit],
     today: date,
-    duplicates: Callable[[TradeReader, str], list[Key]] = duplicate_keys,
+    duplicates: Callable[[TradeAudit, str], list[Key]] = duplicate_keys,
 ) -> None:
     """The checks proper, on any two readers (MongoDB first): settle, per-store checks, reconcile."""
     expected = expected_records(result.posting.acked, today)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from shared.reader import Key
+from shared.ports import Key
 from shared.rules import MaturedPolicy, apply_maturity
 from shared.schema import TradePayload
 from tradestore.regress.scenario import expected_outcome

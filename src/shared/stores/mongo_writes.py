@@ -1,0 +1,154 @@
+"""The MongoDB write of a batch: conditional on the trade's head, one upsert on `_id` per business key.
+
+Why a head, and why the write is correct on MongoDB. The version rule ("never store a version below a
+stored higher version of the same trade_id") spans documents, and MongoDB makes only single-document
+operations atomic without a replica-set transaction. So each trade_id has one small *head* document in
+`<collection>_heads`: `{_id: trade_id, version: highest admitted version}`. Before its documents are
+written, a batch raises each of its trade_ids' heads to the batch's highest version for it with one
+atomic upsert whose filter matches only a head at or below the batch's lowest version for it
+(`raise_head`). If a higher version was admitted before (by this consumer, or by a second one during a
+rebalance), the filter misses, the upsert tries to insert a second document with the same `_id`, and
+MongoDB refuses it with a duplicate key (11000): the head is read, the records below it are stale and
+not written, and the raise is retried for the versions at or above it. The head upsert is the linearisation
+point: every admitted batch is ordered by its head raise, so the store always equals some serial
+order of the writers in which no version was written after a higher one was admitted. A crash between
+the head raise and the documents leaves the head ahead; the redelivered batch passes again (`$lte`).
+Two first raises of a new trade_id can also collide on the insert; the head is then read and the raise
+retried, so a collision is never mistaken for a stale version.
+
+Documents are upserts on `_id` (the key, see mongo_mapping): idempotent, and the same cost whatever
+the collection size, on MongoDB and on nx-27017 alike. A document stored with another `_id` (before
+`_id` was the key) fails the `_id` upsert with a duplicate key on the unique business-key index and is
+upserted on the key instead. A document the server still refuses is a per-record failure (`refused`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from shared.errors import StoreUnavailable
+from shared.ports import Key, StoredTrade, WriteResult
+from shared.stores.mongo_mapping import Document, raise_head, replace_by_id, replace_by_key
+from shared.stores.records import latest_per_key
+
+DUPLICATE_KEY = 11000
+# Server error codes that mean "not now" (failover, shutdown, timeouts, write conflicts): retried.
+TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 251, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+HEAD_ATTEMPTS = 3
+
+
+def write_batch(
+    trades: Collection[Document], heads: Collection[Document], records: Sequence[StoredTrade]
+) -> WriteResult:
+    """Admit the batch's trade_ids through their heads, then upsert the admitted records' documents."""
+    batch = latest_per_key(records)
+    versions: dict[str, list[int]] = {}
+    for record in batch:
+        versions.setdefault(record.trade.trade_id, []).append(record.trade.version)
+    higher = admit(heads, versions)
+    stale = {r.key: higher[r.key[0]] for r in batch if r.key[1] < higher.get(r.key[0], 0)}
+    admitted = [r for r in batch if r.key not in stale]
+    refused = write_documents(trades, admitted)
+    return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)
+
+
+def admit(heads: Collection[Document], versions: Mapping[str, list[int]]) -> dict[str, int]:
+    """Raise each trade_id's head over the versions about to be written; for the trade_ids whose head
+    was higher than some of them, that head (the versions below it must not be written)."""
+    pending = {t: (min(v), max(v)) for t, v in versions.items()}
+    higher: dict[str, int] = {}
+    for _attempt in range(HEAD_ATTEMPTS + 1):
+        ops = [raise_head(t, low, top) for t, (low, top) in pending.items()]
+        failed = _bulk_failures(heads, ops, list(pending))
+        if not failed:
+            return higher
+        stored = {d["_id"]: int(d["version"]) for d in heads.find({"_id": {"$in": failed}})}
+        retry: dict[str, tuple[int, int]] = {}
+        for t in failed:
+            head = stored.get(t, -1)
+            if head > pending[t][0]:
+                higher[t] = head
+            admissible = [v for v in versions[t] if v >= max(head, pending[t][0])]
+            if admissible:  # a first-insert race lost, or versions at or above the head: raise again
+                retry[t] = (min(admissible), pending[t][1])
+        pending = retry
+        if not pending:
+            return higher
+    raise StoreUnavailable(f"heads of {len(pending)} trade_ids kept colliding; retrying the batch")
+
+
+def write_documents(trades: Collection[Document], records: Sequence[StoredTrade]) -> dict[Key, str]:
+    """Upsert every record's document; the records the server refused, with its reason."""
+    if not records:
+        return {}
+    failures = _write_errors(trades, [replace_by_id(r) for r in records])
+    retry = [records[i] for i, e in failures.items() if e.get("code") == DUPLICATE_KEY]
+    refused = {records[i].key: _reason(e) for i, e in failures.items() if e.get("code") != DUPLICATE_KEY}
+    if retry:
+        again = _write_errors(trades, [replace_by_key(r) for r in retry])
+        refused.update({retry[i].key: _reason(e) for i, e in again.items()})
+    return refused
+
+
+def expire_matured(trades: Collection[Document], today: date, chunk: int = 1000) -> int:
+    """Flag every live trade whose maturity date is before `today`; the count flagged.
+
+    Each document is rewritten whole, on the condition that it is still the one read (same `_id`,
+    persisted_at and offset, still live): a document a consumer rewrote meanwhile is left to the
+    consumer's own maturity check, never overwritten with older content. (A `$set` would be set-based,
+    but nx-27017 stores a `$set` boolean as the integer 1; whole documents keep their types on both.)
+    """
+    live = {"maturity_date": {"$lt": today.isoformat()}, "expired": False}
+    flagged = 0
+    batch: list[Any] = []
+    for doc in trades.find(live):
+        same = {
+            "_id": doc["_id"],
+            "persisted_at": doc["persisted_at"],
+            "offset": doc["offset"],
+            "expired": False,
+        }
+        batch.append(ReplaceOne(same, {**doc, "expired": True}))
+        if len(batch) >= chunk:
+            flagged += trades.bulk_write(batch, ordered=False).modified_count
+            batch = []
+    if batch:
+        flagged += trades.bulk_write(batch, ordered=False).modified_count
+    return flagged
+
+
+def _bulk_failures(heads: Collection[Document], ops: list[Any], ids: list[str]) -> list[str]:
+    """The trade_ids whose head raise failed with a duplicate key (other failures raise)."""
+    errors = _write_errors(heads, ops)
+    unexpected = [e for e in errors.values() if e.get("code") != DUPLICATE_KEY]
+    if unexpected:
+        raise StoreUnavailable(f"raising trade heads failed: {_reason(unexpected[0])}")
+    return [ids[i] for i in errors]
+
+
+def _write_errors(coll: Collection[Document], ops: list[Any]) -> dict[int, dict[str, Any]]:
+    """Run an unordered bulk write; its per-operation errors by index. Transient ones raise."""
+    if not ops:
+        return {}
+    try:
+        coll.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        details = exc.details
+        if details.get("writeConcernErrors"):
+            raise StoreUnavailable(f"write concern not met: {details['writeConcernErrors'][0]}") from None
+        errors = {int(e["index"]): e for e in details.get("writeErrors", [])}
+        transient = [e for e in errors.values() if e.get("code") in TRANSIENT_CODES]
+        if transient:
+            raise StoreUnavailable(f"MongoDB asked to retry: {_reason(transient[0])}") from None
+        return errors
+    return {}
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    return f"MongoDB error {error.get('code')}: {str(error.get('errmsg', ''))[:300]}"

@@ -1,0 +1,97 @@
+"""MongoStore on a real server (nx-27017, or MONGO_URL): the conditional write, documents stored before
+`_id` was the key, per-document refusals, errors, and expiry that keeps field types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from pymongo.database import Database
+
+from shared.errors import StoreUnavailable
+from shared.ports import StoredTrade
+from shared.schema import SAMPLE_TRADE, TradePayload
+from shared.stores.mongo import MongoStore
+from tradestore.local.process import free_port
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+Db = Database[dict[str, Any]]
+
+
+def stored(offset: int, **changes: object) -> StoredTrade:
+    return StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, **changes}), 0, offset, NOW)
+
+
+@pytest.fixture
+def store(mongo_url: str, mongo_db: Db) -> Iterator[MongoStore]:
+    store = MongoStore(mongo_url, mongo_db.name, "trades")
+    store.setup()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def test_a_version_below_a_head_admitted_by_another_writer_is_stale_and_not_written(
+    store: MongoStore, mongo_db: Db
+) -> None:
+    assert store.write([stored(1, version=1)]).written == 1
+    # another consumer (a rebalance race) admitted version 3 and has not written its document yet
+    mongo_db["trades_heads"].update_one({"_id": "T-1001"}, {"$set": {"version": 3}})
+    result = store.write([stored(2, version=2), stored(3, trade_id="T-2")])
+    assert result.stale == {("T-1001", 2, "B-1"): 3}
+    assert result.written == 1
+    assert sorted((t.trade_id, t.version) for t in store.iter_trades()) == [("T-1001", 1), ("T-2", 1)]
+    # the same version as the head is admitted (an override, or a redelivery)
+    assert store.write([stored(4, version=3)]).written == 1
+
+
+def test_a_document_stored_before_the_key_was_its_id_is_overridden_not_duplicated(
+    store: MongoStore, mongo_db: Db
+) -> None:
+    legacy = {k: v for k, v in SAMPLE_TRADE.items()} | {"partition": 0, "offset": 1, "persisted_at": NOW}
+    mongo_db.trades.insert_one(legacy)  # an ObjectId _id, as the sink wrote before
+    result = store.write([stored(5, counterparty_id="CP-NEW")])
+    assert (result.written, result.refused) == (1, {})
+    assert [t.counterparty_id for t in store.iter_trades()] == ["CP-NEW"]
+    assert mongo_db.trades.count_documents({}) == 1
+
+
+def test_a_document_the_server_refuses_is_a_per_record_failure(store: MongoStore, mongo_db: Db) -> None:
+    mongo_db.trades.create_index("counterparty_id", unique=True)  # stands for any per-document refusal
+    store.write([stored(1, trade_id="A", counterparty_id="CP-X")])
+    result = store.write([stored(2, trade_id="B", counterparty_id="CP-X"), stored(3, trade_id="C")])
+    assert result.written == 1
+    [(key, reason)] = result.refused.items()
+    assert key == ("B", 1, "B-1")
+    assert "11000" in reason
+
+
+def test_stored_origins_name_the_record_each_key_was_written_from(store: MongoStore) -> None:
+    store.write([stored(7), stored(8, version=2)])
+    keys = {("T-1001", 1, "B-1"), ("T-1001", 2, "B-1"), ("T-1001", 9, "B-1")}
+    assert store.stored_origins(keys) == {("T-1001", 1, "B-1"): (0, 7), ("T-1001", 2, "B-1"): (0, 8)}
+    assert store.stored_origins(set()) == {}
+
+
+def test_expiry_flags_matured_trades_and_keeps_the_boolean_type(store: MongoStore, mongo_db: Db) -> None:
+    store.write(
+        [
+            stored(1, trade_id="E-1", maturity_date="2027-01-10"),
+            stored(2, trade_id="E-2", maturity_date="2028-01-01"),
+        ]
+    )
+    assert store.expire(date(2027, 3, 2)) == 1
+    assert store.expire(date(2027, 3, 2)) == 0
+    assert [(t.trade_id, t.expired) for t in store.iter_trades()] == [("E-1", True), ("E-2", False)]
+    assert type(mongo_db.trades.find_one({"trade_id": "E-1"})["expired"]) is bool  # type: ignore[index]
+
+
+def test_an_unreachable_server_is_store_unavailable_without_the_password() -> None:
+    store = MongoStore(f"mongodb://app:hunter2@127.0.0.1:{free_port()}", "db", "trades", timeout_ms=200)
+    with pytest.raises(StoreUnavailable) as err:
+        store.write([stored(1)])
+    assert "hunter2" not in str(err.value)
+    store.close()

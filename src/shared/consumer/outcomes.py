@@ -13,9 +13,10 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
-from shared.consumer.batch import DeadLetter, Reason
+from shared.consumer.batch import DeadLetter, Plan, Reason
 from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.outcomes import Outcome, State
+from shared.ports import WriteResult
 from shared.schema import TradePayload
 
 
@@ -90,6 +91,21 @@ def batch_outcomes(
             )
         )
     return out
+
+
+def outcomes_of(
+    sink: str,
+    plan: Plan,
+    result: WriteResult,
+    letters: Iterable[DeadLetter],
+    stored_max: Mapping[str, int],
+    replays: Iterable[DeadLetter],
+) -> list[Outcome]:
+    """The outcomes of a processed batch (shared.consumer.pipeline): the planned writes the store took are
+    stored; the store's stale and refused records are among `letters`, rejected."""
+    refused = set(result.stale) | set(result.refused)
+    written = [record for record in plan.writes if record.key not in refused]
+    return batch_outcomes(sink, written, letters, stored_max, replays)
 
 
 class OutcomePublisher:

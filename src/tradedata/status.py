@@ -90,7 +90,10 @@ def from_verdict(verdict: Verdict) -> TradeStatus:
 def from_store(reader: TradeReader, key: Key) -> TradeStatus | None:
     """Stored when the store holds the key (reads through the API's store reader)."""
     if any(stored.key == key for stored in reader.versions(key[0])):
-        return TradeStatus(State.STORED, sinks={reader.name: {"state": "stored"}}, source="store")
+        sinks: dict[str, dict[str, object]] = {
+            reader.name: {"state": "stored", "reason": None, "detail": None}
+        }
+        return TradeStatus(State.STORED, sinks=sinks, source="store")
     return None
 
 

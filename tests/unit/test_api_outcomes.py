@@ -122,14 +122,23 @@ def test_status_comes_from_the_outcomes_the_store_the_dead_letters_then_the_topi
     pending = TradeStatus(State.PENDING, source="trades-topic")
     client, watcher = _app(dead={("T-1", 1, "B-1"): rejected}, unprocessed={("T-1", 5, "B-1"): pending})
     watcher.record(_outcome("mongo", State.STORED, version=4))
+    watcher.record(_outcome("mongo", State.STORED, version=2))  # the store holds it, the SQL sink not yet
     with client:
         answers = {
             v: client.get("/trades/T-1/status", params={"version": v, "book_id": "B-1"}) for v in range(1, 6)
         }
     assert answers[1].json()["state"] == "rejected"
     assert answers[1].json()["source"] == "dead-letters"
-    assert (answers[2].json()["state"], answers[2].json()["source"]) == ("stored", "store")
+    assert (answers[2].json()["state"], answers[2].json()["source"]) == ("pending", "outcomes")
     assert answers[3].status_code == 404
+    restarted, _ = _app()  # no verdict known: the store says it holds version 2
+    with restarted:
+        stored = restarted.get("/trades/T-1/status", params={"version": 2, "book_id": "B-1"}).json()
+    assert (stored["state"], stored["source"], stored["sinks"]) == (
+        "stored",
+        "store",
+        {"mongo": {"state": "stored", "reason": None, "detail": None}},
+    )
     assert answers[3].headers["content-type"] == "application/problem+json"
     assert (answers[4].json()["state"], answers[4].json()["sinks"]) == (
         "pending",

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from shared.outcomes import State
 from tradedata import status
 from tradedata.context import context
 from tradedata.problems import NotFound, problem_responses
@@ -98,14 +97,12 @@ async def trade_status(
     if outcomes is not None:
         outcomes.watcher.ensure_started()
         verdict = outcomes.watcher.verdict(key)
-        if verdict is not None and verdict.state is not State.PENDING:
+        if verdict is not None:  # final, or some sinks decided and the others not yet: pending
             return _answer(status.from_verdict(verdict), key)
     reader = context(request).reader
     found = await run_in_threadpool(status.from_store, reader, key) if reader is not None else None
     if found is None and outcomes is not None:
         found = await run_in_threadpool(outcomes.dead_letters, key)
-    if found is None and verdict is not None:
-        found = status.from_verdict(verdict)  # some sinks decided, the others not yet
     if found is None and outcomes is not None:
         found = await run_in_threadpool(outcomes.unprocessed, key)
     if found is None:

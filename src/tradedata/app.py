@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date
 
 from fastapi import FastAPI
@@ -22,7 +22,7 @@ from tradedata.context import ApiContext
 from tradedata.models import utc_today
 from tradedata.problems import install_problem_handlers
 from tradedata.routes import batch, health, read, trades
-from tradedata.service import Publisher
+from tradedata.service import Ingest, Publisher
 
 log = logging.getLogger("tradedata")
 
@@ -39,31 +39,14 @@ def create_app(
     if refused:
         raise RuntimeError(refused)
     ctx = ApiContext(cfg, clock, Authenticator.from_settings(cfg), producer, reader)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        owned_producer, owned_reader = ctx.producer is None, ctx.reader is None
-        if owned_producer:
-            ctx.producer = await _start_producer(cfg)
-        if owned_reader:
-            ctx.reader = _open_reader(cfg)
-        try:
-            yield
-        finally:
-            if owned_reader and ctx.reader is not None:
-                ctx.reader.close()
-                ctx.reader = None
-            if owned_producer and isinstance(ctx.producer, TradeProducer):
-                undelivered = await run_in_threadpool(ctx.producer.close)
-                if undelivered:
-                    log.error("%d records were not acknowledged at shutdown", undelivered)
-                ctx.producer = None
+    if producer is not None:
+        ctx.ingest = Ingest(producer, cfg, clock)
 
     app = FastAPI(
         title="TradeData",
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
-        lifespan=lifespan,
+        lifespan=_lifespan(ctx),
         docs_url=None,  # /docs is served offline by tradedata.console (no CDN); no ReDoc
         redoc_url=None,
     )
@@ -78,6 +61,32 @@ def create_app(
     return app
 
 
+def _lifespan(ctx: ApiContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open what was not injected (producer, store reader) at start; close what was opened at stop."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        owned_producer, owned_reader = ctx.producer is None, ctx.reader is None
+        if owned_producer:
+            ctx.producer = await _start_producer(ctx.settings)
+            ctx.ingest = Ingest(ctx.producer, ctx.settings, ctx.clock)
+        if owned_reader:
+            ctx.reader = open_reader(ctx.settings, "mongo")  # connects lazily: starts without MongoDB
+        try:
+            yield
+        finally:
+            if owned_reader and ctx.reader is not None:
+                ctx.reader.close()
+                ctx.reader = None
+            if owned_producer and isinstance(ctx.producer, TradeProducer):
+                undelivered = await run_in_threadpool(ctx.producer.close)
+                if undelivered:
+                    log.error("%d records were not acknowledged at shutdown", undelivered)
+                ctx.producer = ctx.ingest = None
+
+    return lifespan
+
+
 async def _start_producer(settings: Settings) -> TradeProducer:
     try:
         await run_in_threadpool(ensure_topics, settings)
@@ -89,8 +98,3 @@ async def _start_producer(settings: Settings) -> TradeProducer:
     except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile
         log.warning("no metadata for %s at start (%s); continuing", settings.trades_topic, exc)
     return producer
-
-
-def _open_reader(settings: Settings) -> TradeReader:
-    """The MongoDB store's reader (connects lazily: the API starts without MongoDB)."""
-    return open_reader(settings, "mongo")

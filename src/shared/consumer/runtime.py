@@ -22,7 +22,8 @@ from shared.consumer.batch import Inbound
 from shared.consumer.dlq import DeadLetterPublisher, Sender
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
 from shared.consumer.pipeline import BatchPipeline
-from shared.consumer.positions import lag, pause, rewind, store_offsets
+from shared.consumer.positions import lag, rewind, store_offsets
+from shared.consumer.positions import pause as pause_partitions
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable
 from shared.kafka import TradeProducer, consumer_config, role_client_id
@@ -194,14 +195,14 @@ class ConsumerRuntime:
                 exc,
             )
             if pause and not paused:
-                self._pause(True)
+                pause_partitions(self._consumer, True)
                 paused = True
 
         try:
             return retry_until_done(action, self.backoff, self._wait, abandon, on_failure)
         finally:
             if paused:
-                self._pause(False)
+                pause_partitions(self._consumer, False)
 
     def _wait(self, delay_s: float) -> None:
         """Wait `delay_s` while polling, so heartbeats, rebalances and a stop request are served."""
@@ -216,9 +217,6 @@ class ConsumerRuntime:
             msg = self._consumer.poll(min(remaining, 0.2))
             if msg is not None and msg.error() is None:  # a paused partition delivered: read it again later
                 self._consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
-
-    def _pause(self, on: bool) -> None:
-        pause(self._consumer, on)
 
     def _rewind(self, records: Sequence[Inbound]) -> None:
         if not self._stop.is_set():

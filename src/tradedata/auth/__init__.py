@@ -4,7 +4,7 @@ Guard a router with `include_router(router, **scope_guard(settings, "trades:read
 `Depends(require_scope("trades:admin"))`; read the caller with a `CurrentPrincipal` parameter.
 """
 
-from tradedata.auth.guard import Authenticator, CurrentPrincipal, require_scope, scope_guard
+from tradedata.auth.guard import Authenticator, CurrentPrincipal, principal_of, require_scope, scope_guard
 from tradedata.auth.keys import KeyRing, key_matches
 from tradedata.auth.principal import ADMIN, ANONYMOUS, READ, WRITE, AuthRefused, Principal
 
@@ -19,6 +19,7 @@ __all__ = [
     "KeyRing",
     "Principal",
     "key_matches",
+    "principal_of",
     "require_scope",
     "scope_guard",
 ]

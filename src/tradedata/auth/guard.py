@@ -113,9 +113,18 @@ def scope_guard(settings: Settings, scope: str) -> dict[str, Any]:
     return {"dependencies": [Depends(require_scope(scope))], "responses": problem_responses(401, 403)}
 
 
-async def _current_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
+    """The caller the router's guard resolved (ANONYMOUS when authentication is off).
+
+    A plain call rather than a dependency on the write routes: each dependency FastAPI solves costs the
+    hot path measurable CPU (profiled with cProfile: dependency solving was half the route's time).
+    """
     principal: Principal = getattr(request.state, "principal", ANONYMOUS)
     return principal
+
+
+async def _current_principal(request: Request) -> Principal:
+    return principal_of(request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]

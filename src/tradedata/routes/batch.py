@@ -17,12 +17,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from shared.schema import SAMPLE_TRADE, TradePayload
-from tradedata.auth import CurrentPrincipal
+from tradedata.auth import principal_of
 from tradedata.body import is_json, media_type, parse_json, read_body
-from tradedata.context import ClockDep, ProducerDep, SettingsDep
+from tradedata.context import IngestDep
 from tradedata.problems import BodyRejected, problem_responses
 from tradedata.responses import BatchResult
-from tradedata.service import Outcome, PublishOptions, Record, accept, publish, record_headers
+from tradedata.service import Outcome, Record
 
 router = APIRouter(tags=["trades"])
 
@@ -94,19 +94,14 @@ def outcome_result(index: int, done: Outcome) -> dict[str, Any]:
     openapi_extra={"requestBody": BATCH_BODY},
     responses=problem_responses(400, 413, 415, 422),
 )
-async def post_batch(
-    request: Request,
-    settings: SettingsDep,
-    clock: ClockDep,
-    producer: ProducerDep,
-    principal: CurrentPrincipal,
-) -> Response:
+async def post_batch(request: Request, ingest: IngestDep) -> Response:
+    settings = ingest.settings
     media = media_type(request)
     if media != NDJSON and not is_json(media):
         raise BodyRejected(f"send a JSON array (application/json) or NDJSON ({NDJSON})", status=415)
     raw = await read_body(request, settings.tradedata_batch_max_body_bytes)
     items = parse_items(raw, media, settings.tradedata_batch_max_items)
-    today, policy = clock(), settings.tradestore_matured_policy
+    today = ingest.clock()
     results: list[dict[str, Any]] = [{} for _ in items]
     rejected = 0
 
@@ -118,18 +113,15 @@ async def post_batch(
                     {"loc": [], "msg": data.detail, "type": "json_invalid"}
                 ]
             else:
-                outcome = accept(data, today, policy)
+                outcome = ingest.accept(data, today)
             if isinstance(outcome, Record):
                 yield index, outcome
             else:
                 rejected += 1
                 results[index] = rejected_result(index, outcome)
 
-    options = PublishOptions(
-        settings.trades_topic, settings.kafka_publish_timeout_s + 1, record_headers(principal.id)
-    )
-    counts = {"accepted": 0, "rejected": rejected, "failed": 0}
-    for index, done in (await publish(producer, checked(), options)).items():
+    counts = {"accepted": 0, "rejected": 0, "failed": 0}
+    for index, done in (await ingest.publish(checked(), principal_of(request).id)).items():
         counts[done.status] += 1
         results[index] = outcome_result(index, done)
     counts["rejected"] = rejected

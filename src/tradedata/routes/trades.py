@@ -14,12 +14,12 @@ from fastapi.responses import Response
 
 from shared.errors import PublishUnavailable
 from shared.schema import SAMPLE_TRADE, TradePayload
-from tradedata.auth import CurrentPrincipal
+from tradedata.auth import principal_of
 from tradedata.body import read_json_body
-from tradedata.context import ClockDep, ProducerDep, SettingsDep
+from tradedata.context import IngestDep
 from tradedata.problems import TradeRejected, problem_responses
 from tradedata.responses import AcceptedTrade
-from tradedata.service import PublishOptions, Record, accept, publish, record_headers
+from tradedata.service import Record
 
 router = APIRouter(tags=["trades"])
 
@@ -61,27 +61,18 @@ def summary(errors: list[dict[str, object]]) -> str:
     openapi_extra={"requestBody": TRADE_BODY},
     responses={201: {"headers": LOCATION}, **problem_responses(400, 413, 415, 422, 503)},
 )
-async def post_trade(
-    request: Request,
-    settings: SettingsDep,
-    clock: ClockDep,
-    producer: ProducerDep,
-    principal: CurrentPrincipal,
-) -> Response:
-    data = await read_json_body(request, settings.tradedata_max_body_bytes)
+async def post_trade(request: Request, ingest: IngestDep) -> Response:
+    data = await read_json_body(request, ingest.settings.tradedata_max_body_bytes)
     if not isinstance(data, dict):
         raise TradeRejected("the body must be a JSON object (one trade)")
-    checked = accept(data, clock(), settings.tradestore_matured_policy)
+    checked = ingest.accept(data, ingest.clock())
     if not isinstance(checked, Record):
         raise TradeRejected(f"the trade has invalid fields: {summary(checked)}", errors=checked)
-    options = PublishOptions(
-        settings.trades_topic, settings.kafka_publish_timeout_s + 1, record_headers(principal.id)
-    )
-    outcome = (await publish(producer, [(0, checked)], options))[0]
+    outcome = (await ingest.publish([(0, checked)], principal_of(request).id))[0]
     if outcome.status != "accepted":
         raise PublishUnavailable(outcome.reason)
     return Response(
-        accepted_body(checked, settings.trades_topic, outcome.partition, outcome.offset),
+        accepted_body(checked, ingest.topic, outcome.partition, outcome.offset),
         status_code=201,
         media_type="application/json",
         headers={"Location": f"/trades/{quote(checked.trade_id, safe='')}"},  # headers are latin-1

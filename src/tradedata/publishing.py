@@ -1,0 +1,158 @@
+"""Publishing accepted records: queue them all, then await every broker acknowledgement (bounded).
+
+One path for a batch and for a single POST (a batch of one); used through tradedata.service.Ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, Protocol
+
+from shared.errors import PublishUnavailable
+from shared.kafka import Delivery
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class Record(NamedTuple):
+    """An accepted trade as its Kafka record: trade_id (partitioning), key, JSON value."""
+
+    trade_id: str
+    key: bytes
+    value: bytes
+
+
+class Acked(Protocol):
+    """What a delivery report tells about an acknowledged record (confluent_kafka.Message)."""
+
+    def partition(self) -> int | None: ...
+
+    def offset(self) -> int | None: ...
+
+
+class DeliveryError(Protocol):
+    """Why a record was not acknowledged (confluent_kafka.KafkaError)."""
+
+    def str(self) -> str: ...
+
+
+OnDelivery = Callable[[int, DeliveryError | None, Acked | None], None]
+
+
+class Sender(Protocol):
+    """What publish_trade needs: TradeProducer.send, or a mock in unit tests."""
+
+    def send(
+        self, topic: str, value: Mapping[str, object] | bytes, key: bytes, headers: Headers | None = None
+    ) -> Future[Delivery]: ...
+
+
+class Publisher(Sender, Protocol):
+    """The producer the API publishes through (shared.kafka.TradeProducer, or a fake in tests)."""
+
+    def send_many(
+        self,
+        topic: str,
+        records: Iterable[tuple[str, bytes, bytes]],
+        on_delivery: OnDelivery,
+        headers: Headers | None = None,
+    ) -> int: ...
+
+    def broker_reachable(self, timeout_s: float = 2.0) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one queued record: accepted at partition/offset, or failed (retryable)."""
+
+    status: Literal["accepted", "failed"]
+    partition: int = -1
+    offset: int = -1
+    reason: str = ""
+
+
+class _AckLatch:
+    """Counts unacknowledged records; wakes the event loop once, when the last one is acknowledged."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._pending = 1  # a guard held until every record is queued
+        self.done = asyncio.Event()
+
+    def add(self) -> None:
+        with self._lock:
+            self._pending += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            last = self._pending == 0
+        if last:
+            self._loop.call_soon_threadsafe(self.done.set)
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    topic: str
+    ack_timeout_s: float  # how long to await the broker (the producer's own timeout + 1 s)
+    headers: Headers | None = None
+
+
+async def publish(
+    producer: Publisher, records: Iterable[tuple[int, Record]], options: PublishOptions
+) -> dict[int, Outcome]:
+    """Queue every record as it comes, then await (bounded) every acknowledgement; outcome per index.
+
+    Records stream into the producer (which copies each payload) and acknowledgements land in a dict
+    from the delivery thread: nothing is held per record but its ack. Never blocks the event loop.
+    """
+    latch = _AckLatch(asyncio.get_running_loop())
+    indexes: list[int] = []  # position of a record handed to the producer -> its item index
+    acks: dict[int, tuple[DeliveryError | None, Acked | None]] = {}
+
+    def delivered(position: int, err: DeliveryError | None, msg: Acked | None) -> None:
+        acks[position] = (err, msg)
+        latch.release()
+
+    def counted() -> Iterator[Record]:
+        for index, record in records:
+            indexes.append(index)
+            latch.add()
+            yield record
+
+    stream = counted()
+    try:
+        queued = producer.send_many(options.topic, stream, delivered, headers=options.headers)
+        stopped = "producer queue is full; the broker is slow or unreachable"
+    except PublishUnavailable as exc:
+        queued, stopped = 0, str(exc)
+    for _ in stream:  # the rest is still checked (rejected items keep their errors), not sent
+        pass
+    for _ in range(len(indexes) - queued):  # never queued: nothing to wait for
+        latch.release()
+    latch.release()  # the guard
+    with contextlib.suppress(TimeoutError):  # what is still pending is reported as failed below
+        await asyncio.wait_for(latch.done.wait(), options.ack_timeout_s)
+    outcomes: dict[int, Outcome] = {}
+    for position, index in enumerate(indexes):
+        if position >= queued:
+            outcomes[index] = Outcome("failed", reason=stopped)
+        else:
+            outcomes[index] = _outcome(acks.get(position), options.ack_timeout_s)
+    return outcomes
+
+
+def _outcome(ack: tuple[DeliveryError | None, Acked | None] | None, waited_s: float) -> Outcome:
+    if ack is None:
+        return Outcome("failed", reason=f"broker did not acknowledge within {waited_s:g}s")
+    err, msg = ack
+    if err is not None or msg is None:
+        detail = err.str() if err is not None else "no delivery report"
+        return Outcome("failed", reason=f"broker did not acknowledge: {detail}")
+    return Outcome("accepted", msg.partition() or 0, msg.offset() or 0)

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from fixtures import pacts
-from kafkaconsumermssql.mapper import to_row
 from shared.consumer.batch import decode_batch, plan_writes
 from shared.consumer.runtime import to_inbound
 from shared.ports import StoredTrade
 from shared.stores.mongo_mapping import to_document
+from shared.stores.sql.mapper import to_row
 
 TODAY = date(2025, 10, 1)  # before the example's maturity: the consumer's own expiry keeps expired=false
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
@@ -85,6 +85,7 @@ def sql_handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
         row[name] = row[name].isoformat()
     assert {name: row[name] for name in sent} == sent
     assert (row["kafka_partition"], row["kafka_offset"]) == (3, 41)
+    assert row["principal"] == metadata.get(pacts.PRINCIPAL_HEADER)
 
 
 HANDLERS: dict[str, Callable[[str | bytes | None, dict[str, object]], None]] = {

@@ -52,6 +52,7 @@ class TopicRecord:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes]
+    timestamp_ms: int | None = None  # the record's timestamp (create or log-append time), when it has one
 
 
 def read_until(
@@ -122,7 +123,13 @@ def _poll_records(
             msg.key(),
             msg.value(),
             headers,
+            _timestamp_ms(msg),
         )
         if keep is None or keep(record):
             records.append(record)
     return records
+
+
+def _timestamp_ms(msg: Any) -> int | None:
+    kind, stamp = msg.timestamp()
+    return int(stamp) if kind else None  # kind 0: TIMESTAMP_NOT_AVAILABLE

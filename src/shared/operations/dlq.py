@@ -18,8 +18,8 @@ from typing import Protocol
 
 import orjson
 
-from shared.kafka import Delivery, client_config
-from shared.operations.reading import KafkaRecord, iter_topic
+from shared.kafka import Delivery
+from shared.operations.reading import KafkaRecord, read_topic
 from shared.settings import Settings
 
 PRINCIPAL_HEADER = "tradestore.principal"
@@ -78,7 +78,7 @@ def trade_id_of(letter: KafkaRecord) -> str | None:
 def read_dead_letters(settings: Settings, selection: DlqFilter | None = None) -> list[KafkaRecord]:
     """The dead letters matching `selection`, in partition then offset order."""
     wanted = selection or DlqFilter()
-    records = iter_topic(client_config(settings), settings.trades_dlq_topic)
+    records = read_topic(settings, settings.trades_dlq_topic)
     return sorted((r for r in records if wanted.matches(r)), key=lambda r: (r.partition, r.offset))
 
 

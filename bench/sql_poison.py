@@ -113,7 +113,8 @@ def runtime_isolation(bootstrap: str, url: str, n: int) -> str:
     stored, dlq = value("tradestore_persisted_total"), dead()
     runtime.stop()
     thread.join(30)
-    return f"stored {stored:.0f}, dead-lettered {dlq:.0f} (store_rejected), {elapsed * 1000:,.0f} ms from 1st poll"
+    took = f"{elapsed * 1000:,.0f} ms from the first poll"
+    return f"stored {stored:.0f}, dead-lettered {dlq:.0f} (store_rejected), {took}"
 
 
 def main() -> None:

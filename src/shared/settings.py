@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     # MONGO_TIMEOUT_MS: server selection and connect timeout; socket reads wait 5x longer (>= 10 s).
     mongo_timeout_ms: int = Field(default=2000, ge=100)
 
+    # SQL store (issue 13): SQL_STATEMENT_TIMEOUT_S bounds one statement, SQL_LOCK_TIMEOUT_S a lock wait
+    # (SQL Server LOCK_TIMEOUT, PostgreSQL lock_timeout, SQLite busy timeout); SQL_MSSQL_DATABASE is the
+    # dedicated database `tradestore migrate` creates on SQL Server (used when SQL_URL names master);
+    # SQL_EXPIRE_BATCH_ROWS bounds each UPDATE of the expiry job (below SQL Server's lock escalation).
+    sql_statement_timeout_s: float = Field(default=30.0, gt=0)
+    sql_lock_timeout_s: float = Field(default=10.0, gt=0)
+    sql_mssql_database: str = Field(default="tradestore", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    sql_expire_batch_rows: int = Field(default=4000, ge=1)
+
     # Consumers
     consumer_group: str | None = None  # default: tradestore-<sink>
     consumer_batch_size: int = Field(default=1000, ge=1)  # measured: bench/mongo_sink.py, docs/performance.md

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from fixtures import pacts
-from kafkaconsumermssql.mapper import to_row
 from shared.consumer.batch import DeadLetter, decode
 from shared.consumer.runtime import to_inbound
 from shared.ports import StoredTrade
 from shared.stores.mongo_mapping import to_document
+from shared.stores.sql.mapper import to_row
 
 TODAY = date(2025, 10, 1)  # before the example's maturity: the consumer's own expiry keeps expired=false
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)

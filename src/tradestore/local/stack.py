@@ -120,8 +120,8 @@ class Stack:
         self.expiry.start()
 
     def _migrate(self) -> None:
-        from kafkaconsumermssql.engine import make_engine
-        from kafkaconsumermssql.migrations import migrate
+        from shared.stores.sql.engine import make_engine
+        from shared.stores.sql.migrate import migrate
 
         engine = make_engine(self.settings.sql_url_value)
         try:

@@ -123,8 +123,8 @@ class Topology:
         return routes
 
     def _migrate(self) -> None:
-        from kafkaconsumermssql.engine import make_engine
-        from kafkaconsumermssql.migrations import migrate
+        from shared.stores.sql.engine import make_engine
+        from shared.stores.sql.migrate import migrate
 
         assert self.direct is not None
         engine = make_engine(self.direct.sql_url_value)

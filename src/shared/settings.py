@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     kafka_ssl_certificate_location: str | None = None
     kafka_ssl_key_location: str | None = None
 
+    # Kafka, TradeData's producer (issue 14): a single POST waits for its acknowledgement, so a closed loop
+    # of N clients runs at about N / (linger + ~1.5 ms). TRADEDATA_LINGER_MS replaces KAFKA_LINGER_MS for
+    # the API's producer only (consumers' dead-letter producers keep KAFKA_LINGER_MS).
+    tradedata_linger_ms: int = Field(default=1, ge=0)
+
     # Trade outcomes (shared.outcomes): each sink publishes its verdict on every record to
     # TRADES_OUTCOMES_TOPIC; the API waits for them on `Prefer: wait=N` (N capped at
     # TRADEDATA_PREFER_WAIT_MAX_S) and answers GET /trades/{id}/status. TRADEDATA_OUTCOME_SINKS: the sinks

@@ -19,6 +19,7 @@ from shared.stores import open_reader
 from tradedata import console
 from tradedata.auth import ADMIN, READ, WRITE, Authenticator, scope_guard
 from tradedata.context import ApiContext
+from tradedata.hotpath import HotPath
 from tradedata.models import utc_today
 from tradedata.problems import install_problem_handlers
 from tradedata.routes import batch, health, read, status, trades
@@ -63,6 +64,7 @@ def create_app(
     app.include_router(status.router, **scope_guard(cfg, READ))
     app.include_router(health.metrics_router, **scope_guard(cfg, ADMIN))
     console.install(app)  # /console (trades:read pages, trades:admin actions), /docs
+    app.add_middleware(HotPath, ctx=ctx)  # plainly valid POST /trades without FastAPI (tradedata.hotpath)
     return app
 
 
@@ -104,7 +106,8 @@ async def _start_producer(settings: Settings) -> TradeProducer:
         await run_in_threadpool(ensure_topics, settings)
     except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
         log.warning("could not ensure topics at start (%s); continuing", exc)
-    producer = TradeProducer(settings, block_on_metadata=False)
+    own = settings.model_copy(update={"kafka_linger_ms": settings.tradedata_linger_ms})
+    producer = TradeProducer(own, block_on_metadata=False)
     try:
         await run_in_threadpool(producer.warm, settings.trades_topic)
     except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import urllib.error
 import urllib.request
@@ -421,7 +422,22 @@ def test_consumer_errors_are_skipped_and_eof_is_silent(caplog: pytest.LogCapture
     runtime.run()
     runtime._stop.clear()
     assert len(sink.rows) == 1
-    assert "consumer error" in caplog.text
+    errors = [r.getMessage() for r in caplog.records if "consumer error" in r.getMessage()]
+    assert len(errors) == 1, errors  # the transport error only: end of partition is no error
+    assert other.str() in errors[0]
+    assert all(r.levelno < logging.ERROR for r in caplog.records)
+
+
+def test_a_created_date_later_than_the_consumers_clock_is_stored_not_refused() -> None:
+    """Audit survivor (issue 19): created_date <= today is the API's check with its clock; a consumer whose
+    clock is behind (here a day) must store the trade, not dead-letter it."""
+    runtime, _consumer, sink, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    tomorrow = "2025-10-02"  # TODAY is 2025-10-01 for the consumer
+    runtime.process(inbound([msg(0, created_date=tomorrow, maturity_date="2026-01-15")]))
+    assert list(sink.rows) == [(SAMPLE_TRADE["trade_id"], SAMPLE_TRADE["version"], SAMPLE_TRADE["book_id"])]
+    assert producer.sent == []
 
 
 def test_offsets_store_failure_after_revocation_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:

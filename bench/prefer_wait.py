@@ -1,8 +1,9 @@
 """What `Prefer: wait` adds to POST /trades: p50 and p99 with and without it, on the embedded stack.
 
 A standalone program: starts the whole local stack (broker, nx-27017, SQLite, API, both consumers) as
-`tradestore up` does, sends N sequential POSTs without the header and N with `Prefer: wait=5` (distinct
-trades, one keep-alive connection each), prints the figures. `python bench/prefer_wait.py [N]`.
+`tradestore up` does, or uses the stack TRADEDATA_URL names; sends N sequential POSTs without the header
+and N with `Prefer: wait=5` (distinct trades, one keep-alive connection each) and prints the figures.
+`python bench/prefer_wait.py [N]` (CONSUMER_BATCH_TIMEOUT_MS applies to the stack it starts).
 """
 
 from __future__ import annotations
@@ -53,7 +54,17 @@ def _figures(latencies: list[float]) -> tuple[float, float, float]:
     return p50, p99, statistics.fmean(latencies)
 
 
+def _run(url: str, count: int) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    _measure(url, 20, {"Prefer": "wait=5"}, 201)  # warm-up: the API's outcome reader starts here
+    plain = _figures(_measure(url, count, {}, 201))
+    return plain, _figures(_measure(url, count, {"Prefer": "wait=5"}, 201))
+
+
 def main(count: int = 300) -> int:
+    if os.environ.get("TRADEDATA_URL"):
+        plain, waited = _run(os.environ["TRADEDATA_URL"], count)
+        _report(count, plain, waited)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             tradestore_home=Path(tmp),
@@ -66,18 +77,20 @@ def main(count: int = 300) -> int:
         stack = Stack(settings, drain_timeout_s=30)
         try:
             stack.start()
-            _measure(settings.api_url, 20, {"Prefer": "wait=5"}, 201)  # warm-up: the watcher starts here
-            plain = _figures(_measure(settings.api_url, count, {}, 201))
-            waited = _figures(_measure(settings.api_url, count, {"Prefer": "wait=5"}, 201))
+            plain, waited = _run(settings.api_url, count)
         finally:
             stack.stop()
+    _report(count, plain, waited)
+    return 0
+
+
+def _report(count: int, plain: tuple[float, float, float], waited: tuple[float, float, float]) -> None:
     print(f"{count} sequential POST /trades each, embedded stack (Tansu, nx-27017, SQLite, both consumers)")
     print(f"  without Prefer:       p50 {plain[0]:7.2f} ms  p99 {plain[1]:7.2f} ms  mean {plain[2]:7.2f} ms")
     print(
         f"  Prefer: wait=5 (201): p50 {waited[0]:7.2f} ms  p99 {waited[1]:7.2f} ms  mean {waited[2]:7.2f} ms"
     )
     print(f"  added by waiting:     p50 {waited[0] - plain[0]:7.2f} ms  p99 {waited[1] - plain[1]:7.2f} ms")
-    return 0
 
 
 if __name__ == "__main__":

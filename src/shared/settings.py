@@ -66,6 +66,23 @@ class Settings(BaseSettings):
     kafka_ssl_certificate_location: str | None = None
     kafka_ssl_key_location: str | None = None
 
+    # Kafka, TradeData's single-POST producer (issue 14, docs/performance.md): a single POST waits for its
+    # acknowledgement, so a closed loop of N clients runs at about N / (linger + ~1.5 ms), and records
+    # sent one by one gain nothing from compression. TRADEDATA_LINGER_MS and TRADEDATA_COMPRESSION replace
+    # KAFKA_LINGER_MS / KAFKA_COMPRESSION for the producer of plain POST /trades; batches keep those.
+    tradedata_linger_ms: int = Field(default=1, ge=0)
+    tradedata_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+
+    # Trade outcomes (shared.outcomes): each sink publishes its verdict on every record to
+    # TRADES_OUTCOMES_TOPIC; the API waits for them on `Prefer: wait=N` (N capped at
+    # TRADEDATA_PREFER_WAIT_MAX_S) and answers GET /trades/{id}/status. TRADEDATA_OUTCOME_SINKS: the sinks
+    # that must all have stored a record for it to count as stored (comma-separated sink names).
+    trades_outcomes_topic: str = "trades.outcomes"
+    tradedata_prefer_wait_max_s: float = Field(default=30.0, gt=0)
+    tradedata_outcome_sinks: str = "mongo,sql"
+    tradedata_outcome_lookback_s: float = Field(default=60.0, ge=0)  # the watcher reads back this far
+    tradedata_outcome_cache: int = Field(default=100_000, ge=1)  # records whose verdicts the API keeps
+
     # Stores
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongo_db: str = "trade_store"
@@ -181,6 +198,10 @@ class Settings(BaseSettings):
             return [k.secret for k in self.api_key_specs()]
         except CredentialsError:
             return []
+
+    def outcome_sinks(self) -> frozenset[str]:
+        """The sinks whose outcomes make a verdict (TRADEDATA_OUTCOME_SINKS)."""
+        return frozenset(n.strip() for n in self.tradedata_outcome_sinks.split(",") if n.strip())
 
     @cached_property
     def sql_url_value(self) -> str:

@@ -69,11 +69,10 @@ class ProbeServer:
         port: int,
         metrics: RuntimeMetrics,
         ready: Callable[[], bool],
-        assigned: Callable[[], bool] = lambda: True,
     ) -> None:
-        """`/ready?assigned=1` also requires a partition assignment: with one consumer per group (the
-        local stack) that means "a trade posted now will be persisted now"; plain /ready does not, as an
-        idle member of a larger group is legitimately unassigned."""
+        """`/ready` is 200 only while `ready()` (the runtime: store reachable and a partition held, so
+        "a trade posted now will be persisted"). `/ready?assigned=1`, the older spelling of that rule,
+        answers the same."""
         registry = metrics.registry
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,7 +82,7 @@ class ProbeServer:
                 elif self.path == "/health":
                     self._send(200, b'{"status":"ok"}', "application/json")
                 elif self.path in ("/ready", "/ready?assigned=1"):
-                    ok = ready() and (self.path == "/ready" or assigned())
+                    ok = ready()
                     body = b'{"status":"ready"}' if ok else b'{"status":"not ready"}'
                     self._send(200 if ok else 503, body, "application/json")
                 else:

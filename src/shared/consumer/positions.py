@@ -1,4 +1,5 @@
-"""Where a consumer stands in its partitions: store offsets after a write, lag, pause/resume, rewind.
+"""Where a consumer stands in its partitions: store offsets after a write, pause/resume, rewind (lag:
+shared.consumer.assignment).
 
 Plain functions over a confluent_kafka.Consumer (or a fake with the same methods), so the runtime keeps
 only the order of things.
@@ -25,18 +26,6 @@ def store_offsets(consumer: Any, records: Sequence[Inbound], sink: str) -> dict[
     except KafkaException as exc:  # partition revoked meanwhile: the next owner re-reads (idempotent)
         log.warning("%s could not store offsets: %s", sink, exc)
     return positions
-
-
-def lag(consumer: Any, positions: dict[tuple[str, int], int], known: dict[tuple[str, int], int]) -> int:
-    """Update `known` with records behind the (cached) high watermark per partition; the total."""
-    for (t, p), position in positions.items():
-        try:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
-        except KafkaException:
-            continue
-        if high >= 0:
-            known[(t, p)] = max(0, high - position)
-    return sum(known.values())
 
 
 def pause(consumer: Any, on: bool) -> None:

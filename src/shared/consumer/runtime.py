@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from shared.consumer.assignment import Assignment
 from shared.consumer.batch import Inbound
 from shared.consumer.dlq import DeadLetterPublisher, Sender
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
+from shared.consumer.outcomes import OutcomePublisher
 from shared.consumer.pipeline import BatchPipeline
-from shared.consumer.positions import lag, rewind, store_offsets
 from shared.consumer.positions import pause as pause_partitions
+from shared.consumer.positions import rewind, store_offsets
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable
 from shared.kafka import TradeProducer, consumer_config, role_client_id
@@ -71,11 +73,10 @@ class ConsumerRuntime:
         self.backoff = backoff or Backoff(settings.consumer_retry_initial_s, settings.consumer_retry_max_s)
         self._stop = threading.Event()
         self._revoked = False
-        self._assigned: set[tuple[str, int]] = set()
+        self.assignment = Assignment(writer.name, self.metrics.registry, clock)
         self._polling = False
         self._store_ok = False
         self._last_ping = 0.0
-        self._lag: dict[tuple[str, int], int] = {}
         self._probe: ProbeServer | None = None
         self.pipeline: BatchPipeline | None = None
 
@@ -85,8 +86,8 @@ class ConsumerRuntime:
         self._stop.set()
 
     def ready(self) -> bool:
-        """Ready when assigned (or polling) and the store answered last time we asked."""
-        return self._store_ok and (bool(self._assigned) or self._polling) and not self._stop.is_set()
+        """Ready when it holds a partition (else it persists nothing) and its store answered last."""
+        return self._store_ok and self.assignment.assigned and not self._stop.is_set()
 
     def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port
         """Serve /health, /ready and /metrics; returns the bound port (0 picks a free one)."""
@@ -95,7 +96,6 @@ class ConsumerRuntime:
             self.settings.metrics_port if port is None else port,
             self.metrics,
             self.ready,
-            assigned=lambda: bool(self._assigned),
         )
         self._probe.start()
         return self._probe.port
@@ -110,7 +110,8 @@ class ConsumerRuntime:
             self.settings, client_id=f"{self.client_id}-dlq"
         )
         dlq = DeadLetterPublisher(producer, self.settings.trades_dlq_topic, name)
-        self.pipeline = BatchPipeline(self.writer, dlq, self.metrics, self.today, self.now)
+        outcomes = OutcomePublisher(producer, self.settings.trades_outcomes_topic)
+        self.pipeline = BatchPipeline(self.writer, dlq, self.metrics, self.today, self.now, outcomes)
         try:
             self._retry(self.writer.setup, lambda: self._stop.is_set(), pause=False)
             self._mark_store(True)
@@ -177,7 +178,7 @@ class ConsumerRuntime:
 
     def _commit(self, records: Sequence[Inbound]) -> None:
         positions = store_offsets(self._consumer, records, self.writer.name)
-        self.metrics.lag.set(lag(self._consumer, positions, self._lag))
+        self.metrics.lag.set(self.assignment.update_lag(self._consumer, positions))
 
     # --- store outages ---------------------------------------------------------------------------
     def _retry(self, action: Callable[[], T], abandon: Callable[[], bool], pause: bool = True) -> T:
@@ -220,7 +221,7 @@ class ConsumerRuntime:
 
     def _rewind(self, records: Sequence[Inbound]) -> None:
         if not self._stop.is_set():
-            rewind(self._consumer, records, self._assigned)
+            rewind(self._consumer, records, self.assignment.held)
 
     def _mark_store(self, ok: bool) -> None:
         if ok != self._store_ok:
@@ -241,10 +242,8 @@ class ConsumerRuntime:
             self._mark_store(False)
 
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        self._assigned = {(tp.topic, tp.partition) for tp in partitions}
-        log.info("%s assigned %s", self.writer.name, sorted(p for _, p in self._assigned))
+        self.assignment.assign((tp.topic, tp.partition) for tp in partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         self._revoked = True
-        self._assigned -= {(tp.topic, tp.partition) for tp in partitions}
-        log.info("%s revoked %d partitions", self.writer.name, len(partitions))
+        self.assignment.revoke((tp.topic, tp.partition) for tp in partitions)

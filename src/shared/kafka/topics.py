@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout_s: float = 10.0) -> None:
-    """Create the trades and dead-letter topics with TRADES_TOPIC_PARTITIONS when missing."""
-    names = list(topics) if topics is not None else [settings.trades_topic, settings.trades_dlq_topic]
+    """Create the trades, dead-letter and outcomes topics with TRADES_TOPIC_PARTITIONS when missing."""
+    default = [settings.trades_topic, settings.trades_dlq_topic, settings.trades_outcomes_topic]
+    names = list(topics) if topics is not None else default
     config = {**client_config(settings, "tradestore-admin"), "logger": logging.getLogger("librdkafka")}
     admin = AdminClient(config)
     existing = admin.list_topics(timeout=timeout_s).topics

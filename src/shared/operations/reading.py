@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from confluent_kafka import KafkaException
 
 from shared.kafka import TopicRecord, client_config, read_until
+from shared.kafka.headers import header_text
 from shared.settings import Settings
 
 
@@ -56,8 +57,7 @@ class KafkaRecord:
 
     def header(self, name: str) -> str | None:
         """The last value of header `name` as text (None when absent)."""
-        found = [v for k, v in self.headers if k == name]
-        return found[-1].decode("utf-8", "replace") if found else None
+        return header_text(self.headers, name)
 
 
 def read_topic(

@@ -31,6 +31,7 @@ from tradestore.local.kafka import EmbeddedBroker
 from tradestore.local.mongo import EmbeddedMongo
 from tradestore.local.process import ManagedProcess, free_port, port_open
 from tradestore.local.services import ServiceProcess
+from tradestore.local.status import LagStatus
 from tradestore.stores import open_readers
 
 log = logging.getLogger("tradestore.local.stack")
@@ -185,7 +186,9 @@ class Stack:
         try:
             self.start()
             print(self.banner(time.monotonic() - t0), flush=True)
+            status = LagStatus(self.settings, lambda line: print(line, flush=True))
             while not self.stop_requested.wait(0.5):
+                status.tick()
                 dead = self.dead_parts()
                 if dead:
                     for part in dead:
@@ -211,6 +214,9 @@ class Stack:
         lines.append(f"  SQL                {self._sql_location()}")
         lines.append(f"  TradeData          http://127.0.0.1:{cfg.tradedata_port}  (docs: /docs)")
         lines.extend(f"  {c.name:<18} metrics http://127.0.0.1:{c.port}/metrics" for c in self.consumers)
+        lines.append(
+            "  lag                printed below when it changes (tradestore_consumer_lag on /metrics)"
+        )
         lines.append(f"  logs               {self.logs}")
         lines.append("Post a trade:")
         lines.append(

@@ -1,0 +1,66 @@
+"""Two consumers of one group on a one-partition topic (real broker): the member without the partition
+is not ready, the holder reports its lag per partition, and the other takes over when the holder leaves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from confluent_kafka import Producer
+
+from fixtures.consumers import numbered_trade, running_runtime
+from fixtures.fake_store import FakeStore
+from fixtures.kafka import create_topic
+from fixtures.mongo import wait_until
+from shared.consumer import ConsumerRuntime
+from shared.schema import TradePayload
+from shared.settings import Settings
+
+RECORDS = 20
+
+
+def settings(bootstrap: str, topic: str, group: str) -> Settings:
+    """Dynamic membership (no instance id): a member that closes leaves the group at once."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "trades_topic": topic,
+        "trades_dlq_topic": f"{topic}.dlq",
+        "consumer_group": group,
+        "consumer_batch_timeout_ms": 50,
+        "tradestore_env": "test",
+    }
+    return Settings(**values)
+
+
+def publish(bootstrap: str, topic: str, start: int, count: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for i in range(start, start + count):
+        payload = TradePayload.model_validate(numbered_trade(i))
+        producer.produce(topic, payload.model_dump_json().encode(), payload.kafka_key())
+    assert producer.flush(10) == 0
+
+
+def lag_samples(runtime: ConsumerRuntime, topic: str) -> float | None:
+    labels = {"sink": "fake", "topic": topic, "partition": "0"}
+    return runtime.metrics.registry.get_sample_value("tradestore_consumer_lag", labels)
+
+
+def test_only_the_member_holding_a_partition_is_ready_and_the_other_takes_over(kafka_bootstrap: str) -> None:
+    topic = create_topic(kafka_bootstrap, f"assign-{uuid.uuid4().hex[:8]}", partitions=1)
+    config = settings(kafka_bootstrap, topic, f"assign-{uuid.uuid4().hex[:8]}")
+    publish(kafka_bootstrap, topic, 0, RECORDS)
+    first_store, second_store = FakeStore(), FakeStore()
+    with running_runtime(config, second_store) as second:
+        with running_runtime(config, first_store) as first:
+            wait_until(lambda: first.ready() != second.ready(), timeout_s=60)  # one holder, one idle
+            holder, idle = (first, second) if first.ready() else (second, first)
+            held_by_first = holder is first
+            assert not idle.assignment.assigned
+            wait_until(lambda: len(first_store.rows) + len(second_store.rows) == RECORDS)
+            wait_until(lambda: lag_samples(holder, topic) == 0)
+            assert lag_samples(idle, topic) is None
+        # the first member closed (and left the group): if it held the partition, the second gets it
+        wait_until(second.ready, timeout_s=60)
+        assert second.assignment.held == {(topic, 0)}
+        publish(kafka_bootstrap, topic, RECORDS, 5)
+        wait_until(lambda: len(second_store.rows) == (5 if held_by_first else RECORDS + 5))

@@ -19,11 +19,13 @@ from pathlib import Path
 from shared.ports import Key, TradeAudit
 from shared.stores import open_audit
 from tradedata.models import utc_today
-from tradestore.posting import Posting, post_all
+from tradestore.posting import Posting
 from tradestore.reconcile import Reconciliation, reconcile
 from tradestore.regress.scenario import build_scenario, summarize
+from tradestore_tools.chaos import fleet
 from tradestore_tools.chaos.faults import FaultRecord, Injector
 from tradestore_tools.chaos.schedule import plan_faults
+from tradestore_tools.chaos.spread import post_spread
 from tradestore_tools.chaos.stores import duplicate_keys, wait_settled
 from tradestore_tools.chaos.topology import Topology
 from tradestore_tools.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
@@ -37,6 +39,8 @@ class ChaosConfig:
     faults: int = 60
     seed: int = 7
     concurrency: int = 8
+    instances: int = 3  # static consumer instances per sink
+    apis: int = 2  # API processes; the posts are dealt over them
     window_s: float | None = None  # faults are spread over it; default: n / (rate or expected_rate)
     rate: float | None = None  # cap on posts/s (a short run spans its fault window)
     expected_rate: float = 500.0  # posts/s under faults, 8 threads, 2 cores (measured ~750), for the window
@@ -63,7 +67,10 @@ class ChaosResult:
     faults_by_kind: dict[str, int] = field(default_factory=dict)
     faults_after_posting: int = 0
     faults_restored: bool = False
-    restarts: dict[str, int] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)  # per instance
+    joins: dict[str, int] = field(default_factory=dict)  # new-id members per sink role
+    assignment_changes: dict[str, int] = field(default_factory=dict)  # per instance, from its log
+    posts_per_api: dict[str, int] = field(default_factory=dict)
     stores: list[StoreCheck] = field(default_factory=list)
     settled: dict[str, float] = field(default_factory=dict)  # store -> seconds waited (<0: never matched)
     reconciliation: Reconciliation | None = None
@@ -90,7 +97,7 @@ def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> C
     workdir = config.workdir or Path(tempfile.mkdtemp(prefix="tradestore-chaos-"))
     result = ChaosResult(config, workdir, prefix=f"C{uuid.uuid4().hex[:8]}-")
     started = time.monotonic()
-    topo = Topology(workdir, config.publish_timeout_s)
+    topo = Topology(workdir, config.publish_timeout_s, instances=config.instances, api_count=config.apis)
     try:
         topo.start()
         assert topo.settings is not None
@@ -100,13 +107,8 @@ def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> C
         injector = Injector(topo, plan)
         t0 = time.monotonic()
         injector.start(t0)
-        result.posting = post_all(
-            scenario.groups,
-            topo.settings.api_url,
-            config.concurrency,
-            config.post_deadline_s,
-            tick,
-            config.rate,
+        result.posting, result.posts_per_api = post_spread(
+            scenario.groups, topo.api_urls, config.concurrency, config.post_deadline_s, tick, config.rate
         )
         posted_at = time.monotonic() - t0
         result.faults_restored = injector.join(timeout_s=config.window() + 600)
@@ -115,6 +117,8 @@ def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> C
         result.faults_after_posting = sum(r.started_s > posted_at for r in injector.records)
         result.faults_restored &= not any(r.error for r in injector.records)
         result.restarts = dict(injector.restarts)
+        result.joins = dict(injector.joins)
+        result.assignment_changes = fleet.assignment_changes({**topo.consumers, **topo.joiners})
         result.api_peak_rss_kib = topo.api_peak_rss_kib()
         result.link_connections = topo.link_connections()
         result.consumers_alive = all(c.alive() for c in topo.consumers.values())

@@ -20,6 +20,11 @@ class FaultKind(enum.StrEnum):
     CONSUMER_BROKER_STALL = "consumers-broker link stall"
     SLOW_MONGO_LINK = "slow mongo link"
     SLOW_SQL_LINK = "slow sql link"
+    # churn: group membership changes (shared.consumer static members; tradestore_tools.chaos.fleet)
+    SCALE_MONGO_CONSUMERS = "scale kafkaconsumer down/up"
+    SCALE_SQL_CONSUMERS = "scale kafkaconsumermssql down/up"
+    JOIN_MONGO_CONSUMER = "new-id join kafkaconsumer"
+    JOIN_SQL_CONSUMER = "new-id join kafkaconsumermssql"
 
 
 # Faults on one target never overlap (a server cannot be stopped twice); faults on different targets may.
@@ -34,7 +39,21 @@ TARGET = {
     FaultKind.CONSUMER_BROKER_STALL: "consumer-link",
     FaultKind.SLOW_MONGO_LINK: "mongo-link",
     FaultKind.SLOW_SQL_LINK: "sql-link",
+    FaultKind.SCALE_MONGO_CONSUMERS: "kafkaconsumer",
+    FaultKind.SCALE_SQL_CONSUMERS: "kafkaconsumermssql",
+    FaultKind.JOIN_MONGO_CONSUMER: "kafkaconsumer",
+    FaultKind.JOIN_SQL_CONSUMER: "kafkaconsumermssql",
 }
+CHURN = frozenset(
+    {
+        FaultKind.KILL_MONGO_CONSUMER,
+        FaultKind.KILL_SQL_CONSUMER,
+        FaultKind.SCALE_MONGO_CONSUMERS,
+        FaultKind.SCALE_SQL_CONSUMERS,
+        FaultKind.JOIN_MONGO_CONSUMER,
+        FaultKind.JOIN_SQL_CONSUMER,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from tradestore.posting import Posting
 from tradestore_tools.chaos import fleet
 from tradestore_tools.chaos.report import as_json, print_report
 from tradestore_tools.chaos.run import ChaosConfig, ChaosResult
-from tradestore_tools.chaos.schedule import CHURN, TARGET, FaultKind, plan_faults
+from tradestore_tools.chaos.schedule import CHURN, NEW_ID, TARGET, FaultKind, plan_faults
 from tradestore_tools.chaos.spread import deal, merge
 
 
@@ -140,3 +140,30 @@ def test_the_report_shows_instances_apis_churn_and_assignment_changes() -> None:
     assert "assignment changes kafkaconsumermssql-join1" in text
     assert "of them churn (membership)" in text
     assert "6, 4" in text
+
+
+class LiveMember(FakeMember):
+    def __init__(self, name: str, log_path: Path, alive: bool = True) -> None:
+        super().__init__(name, log_path)
+        self._alive = alive
+
+    def alive(self) -> bool:
+        return self._alive
+
+
+def test_partitions_nobody_holds_at_the_end_show_a_stalled_group(tmp_path: Path) -> None:
+    logs = {n: tmp_path / f"{n}.log" for n in ("kafkaconsumer-1", "kafkaconsumer-2", "kafkaconsumer-join1")}
+    logs["kafkaconsumer-1"].write_text("x holds partitions [0, 1]\nx holds partitions [0, 2]\n")
+    logs["kafkaconsumer-2"].write_text("x holds partitions []\n")
+    logs["kafkaconsumer-join1"].write_text("x holds partitions [1, 3]\n")
+    members = {n: LiveMember(n, p, alive=not n.endswith("join1")) for n, p in logs.items()}
+    held = fleet.held_at_end(members)  # type: ignore[arg-type]
+    assert held == {"kafkaconsumer-1": [0, 2], "kafkaconsumer-2": []}  # a stopped member holds nothing
+    assert fleet.unheld(held, 4) == {"kafkaconsumer": [1, 3]}
+
+
+def test_same_id_churn_schedules_no_new_id_joins_but_every_other_kind() -> None:
+    allowed = [k for k in FaultKind if k not in NEW_ID]
+    kinds = {f.kind for f in plan_faults(len(allowed), 10.0, seed=2, kinds=allowed)}
+    assert kinds == set(allowed)
+    assert plan_faults(60, 10.0, seed=2) == plan_faults(60, 10.0, seed=2, kinds=list(FaultKind))

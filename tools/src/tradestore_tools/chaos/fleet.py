@@ -12,6 +12,7 @@ assignment and revocation), across restarts: the log file is appended to.
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 from collections.abc import Callable
@@ -81,3 +82,30 @@ def assignment_changes(members: dict[str, ServiceProcess]) -> dict[str, int]:
             text = ""
         counts[name] = text.count(CHANGE_MARK)
     return counts
+
+
+def held_at_end(members: dict[str, ServiceProcess]) -> dict[str, list[int]]:
+    """The partitions each live instance last said it holds (its last "holds partitions [...]" line)."""
+    held: dict[str, list[int]] = {}
+    for name, member in sorted(members.items()):
+        if not member.alive():
+            continue
+        try:
+            lines = [
+                ln for ln in member.log_path.read_text(errors="replace").splitlines() if CHANGE_MARK in ln
+            ]
+        except OSError:
+            lines = []
+        last = lines[-1].rsplit(CHANGE_MARK, 1)[1].strip() if lines else "[]"
+        held[name] = json.loads(last) if last.startswith("[") else []
+    return held
+
+
+def unheld(held: dict[str, list[int]], partitions: int) -> dict[str, list[int]]:
+    """Per role, the partitions no live instance holds (a stalled group shows here)."""
+    roles = {name.rsplit("-", 1)[0] for name in held}
+    out = {}
+    for role in sorted(roles):
+        taken = {p for name, parts in held.items() if name.rsplit("-", 1)[0] == role for p in parts}
+        out[role] = sorted(set(range(partitions)) - taken)
+    return out

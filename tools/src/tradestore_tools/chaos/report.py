@@ -53,6 +53,7 @@ def as_json(result: ChaosResult) -> dict[str, Any]:
         "new_id_joins": result.joins,
         "assignment_changes": result.assignment_changes,
         "posts_per_api": result.posts_per_api,
+        "partitions_unheld_at_end": result.unheld,
         "consumers_alive": result.consumers_alive,
         "stores": {s.store: _store_json(s, result.settled.get(s.store, 0.0)) for s in result.stores},
         "reconcile_clean": rec is not None and rec.clean,
@@ -157,4 +158,8 @@ def report_rows(data: dict[str, Any]) -> list[tuple[str, object]]:
         ("duration (s)", data["duration_s"]),
     ]
     rows += [(f"assignment changes {k}", v) for k, v in data["assignment_changes"].items()]
+    rows += [
+        (f"partitions nobody held at the end ({k})", v or "none")
+        for k, v in data["partitions_unheld_at_end"].items()
+    ]
     return rows

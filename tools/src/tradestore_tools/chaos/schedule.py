@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -44,6 +45,7 @@ TARGET = {
     FaultKind.JOIN_MONGO_CONSUMER: "kafkaconsumer",
     FaultKind.JOIN_SQL_CONSUMER: "kafkaconsumermssql",
 }
+NEW_ID = frozenset({FaultKind.JOIN_MONGO_CONSUMER, FaultKind.JOIN_SQL_CONSUMER})
 CHURN = frozenset(
     {
         FaultKind.KILL_MONGO_CONSUMER,
@@ -76,16 +78,19 @@ def plan_faults(
     seed: int,
     duration_s: tuple[float, float] = (0.5, 3.0),
     latency_s: tuple[float, float] = (0.05, 0.3),
+    kinds: Collection[FaultKind] = (),
 ) -> list[Fault]:
     """`count` faults at uniform random moments of [0, window_s], sorted by start.
 
     Every kind appears at least once when count >= the number of kinds (a shuffled round of every
-    kind first, then random kinds), so a short run still exercises them all.
+    kind first, then random kinds), so a short run still exercises them all. `kinds` limits the choice
+    (default: every kind).
     """
     rng = random.Random(seed)
-    kinds = list(FaultKind)
-    rng.shuffle(kinds)
-    chosen = kinds[:count] + [rng.choice(list(FaultKind)) for _ in range(count - len(kinds))]
+    allowed = [k for k in FaultKind if not kinds or k in kinds]
+    order = list(allowed)
+    rng.shuffle(order)
+    chosen = order[:count] + [rng.choice(allowed) for _ in range(count - len(order))]
     faults = []
     for kind in chosen:
         slow = kind in (FaultKind.SLOW_MONGO_LINK, FaultKind.SLOW_SQL_LINK)

@@ -18,6 +18,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from pydantic import SecretStr
@@ -34,6 +35,7 @@ from tradestore_tools.chaos.pidrelay import PidRelay
 from tradestore_tools.faults.proxy import FaultProxy, Target
 
 LOCAL = "127.0.0.1"
+Strategy = Literal["range", "roundrobin", "cooperative-sticky"]
 SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
 API_CLIENT_ID = "tradedata"  # client.id prefixes of the API's and the consumers' Kafka clients
 CONSUMER_CLIENT_ID = "kafkaconsumer"  # also the prefix of kafkaconsumermssql-<instance>
@@ -48,6 +50,8 @@ class Topology:
     instances: int = 3  # static members per sink
     api_count: int = 2  # API processes, the load spread over them
     partitions: int = 12  # of the trades topic: room for every instance plus a joiner
+    static: bool = True  # static members (CONSUMER_INSTANCE_ID); False: dynamic membership
+    strategy: Strategy | None = None  # CONSUMER_ASSIGNMENT_STRATEGY of every instance (None: default)
     broker: EmbeddedBroker | None = None
     mongo: EmbeddedMongo | None = None
     postgres: EmbeddedPostgres | None = None
@@ -104,7 +108,7 @@ class Topology:
         for name, sink in SINKS:
             for i in range(1, self.instances + 1):
                 member = instance_name(name, i)
-                self.consumers[member] = new_instance(name, sink, member, env, logs)
+                self.consumers[member] = new_instance(name, sink, member, env, logs, self.static)
         with ThreadPoolExecutor(max_workers=len(self.apis) + len(self.consumers)) as pool:
             starting = [pool.submit(api.start, 60) for api in self.apis]
             starting += [pool.submit(c.start, 120) for c in self.consumers.values()]
@@ -125,6 +129,7 @@ class Topology:
             kafka_publish_timeout_s=self.publish_timeout_s,
             tradedata_port=api_port,
             trades_topic_partitions=self.partitions,
+            consumer_assignment_strategy=self.strategy,
             mongo_url=SecretStr(mongo_url),
             sql_url=SecretStr(sql_url),
         )

@@ -34,7 +34,7 @@ def trade(i: int) -> TradePayload:
 
 
 def sink_rate(bootstrap: str, url: str, n: int, batch: int) -> float:
-    """Rows/s persisted by ConsumerRuntime + SqlSink draining a topic pre-filled with n trades."""
+    """Rows/s persisted by ConsumerRuntime + SqlStore draining a topic pre-filled with n trades."""
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,

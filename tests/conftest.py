@@ -18,6 +18,7 @@ _NEEDS = {
     "local_pipeline": "local_only",  # this machine's stack, stopped and restarted by the test
     "own_mongo": "local_only",
     "postgres_server": "local_only",
+    "browser": "local_only",  # this machine's Chromium (Debian package), not in the compose tests image
 }
 
 

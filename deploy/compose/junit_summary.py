@@ -32,6 +32,12 @@ for path in sys.argv[1:]:
             if ALLOWED_SKIP not in (case.get("classname") or ""):
                 bad.append(f"{Path(path).name}: unexpected skip of {case.get('name')}")
 print("compose-test total: " + ", ".join(f"{v} {k}" for k, v in total.items()))
+failed = total["failures"] + total["errors"]
+passed = total["tests"] - failed - total["skipped"]
+# The closing line of scripts/compose-test (a CI reads "N passed, N failed" there).
+Path(sys.argv[1]).with_name("compose-test-counts.txt").write_text(
+    f"{passed} passed, {failed} failed, {total['skipped']} skipped\n"
+)
 for line in bad:
     print(f"  FAIL {line}", file=sys.stderr)
 sys.exit(1 if bad or total["tests"] == 0 else 0)

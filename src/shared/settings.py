@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     kafka_ssl_certificate_location: str | None = None
     kafka_ssl_key_location: str | None = None
 
+    # Kafka, TradeData's producer (issue 14): a single POST waits for its acknowledgement, so a closed loop
+    # of N clients runs at about N / (linger + ~1.5 ms). TRADEDATA_LINGER_MS replaces KAFKA_LINGER_MS for
+    # the API's producer only (consumers' dead-letter producers keep KAFKA_LINGER_MS).
+    tradedata_linger_ms: int = Field(default=1, ge=0)
+
+    # Trade outcomes (shared.outcomes): each sink publishes its verdict on every record to
+    # TRADES_OUTCOMES_TOPIC; the API waits for them on `Prefer: wait=N` (N capped at
+    # TRADEDATA_PREFER_WAIT_MAX_S) and answers GET /trades/{id}/status. TRADEDATA_OUTCOME_SINKS: the sinks
+    # that must all have stored a record for it to count as stored (comma-separated sink names).
+    trades_outcomes_topic: str = "trades.outcomes"
+    tradedata_prefer_wait_max_s: float = Field(default=30.0, gt=0)
+    tradedata_outcome_sinks: str = "mongo,sql"
+    tradedata_outcome_lookback_s: float = Field(default=60.0, ge=0)  # the watcher reads back this far
+    tradedata_outcome_cache: int = Field(default=100_000, ge=1)  # records whose verdicts the API keeps
+
     # Stores
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongo_db: str = "trade_store"
@@ -75,6 +90,15 @@ class Settings(BaseSettings):
     # MongoDB client (shared.stores.mongo, the one place MongoDB is opened)
     # MONGO_TIMEOUT_MS: server selection and connect timeout; socket reads wait 5x longer (>= 10 s).
     mongo_timeout_ms: int = Field(default=2000, ge=100)
+
+    # SQL store (issue 13): SQL_STATEMENT_TIMEOUT_S bounds one statement, SQL_LOCK_TIMEOUT_S a lock wait
+    # (SQL Server LOCK_TIMEOUT, PostgreSQL lock_timeout, SQLite busy timeout); SQL_MSSQL_DATABASE is the
+    # dedicated database `tradestore migrate` creates on SQL Server (used when SQL_URL names master);
+    # SQL_EXPIRE_BATCH_ROWS bounds each UPDATE of the expiry job (below SQL Server's lock escalation).
+    sql_statement_timeout_s: float = Field(default=30.0, gt=0)
+    sql_lock_timeout_s: float = Field(default=10.0, gt=0)
+    sql_mssql_database: str = Field(default="tradestore", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    sql_expire_batch_rows: int = Field(default=4000, ge=1)
 
     # Consumers
     consumer_group: str | None = None  # default: tradestore-<sink>
@@ -177,6 +201,10 @@ class Settings(BaseSettings):
             return [k.secret for k in self.api_key_specs()]
         except CredentialsError:
             return []
+
+    def outcome_sinks(self) -> frozenset[str]:
+        """The sinks whose outcomes make a verdict (TRADEDATA_OUTCOME_SINKS)."""
+        return frozenset(n.strip() for n in self.tradedata_outcome_sinks.split(",") if n.strip())
 
     @cached_property
     def sql_url_value(self) -> str:

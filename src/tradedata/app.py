@@ -19,10 +19,12 @@ from shared.stores import open_reader
 from tradedata import console
 from tradedata.auth import ADMIN, READ, WRITE, Authenticator, scope_guard
 from tradedata.context import ApiContext
+from tradedata.hotpath import HotPath
 from tradedata.models import utc_today
 from tradedata.problems import install_problem_handlers
-from tradedata.routes import batch, health, read, trades
+from tradedata.routes import batch, health, read, status, trades
 from tradedata.service import Ingest, Publisher
+from tradedata.status import Outcomes
 
 log = logging.getLogger("tradedata")
 
@@ -32,8 +34,10 @@ def create_app(
     producer: Publisher | None = None,
     clock: Callable[[], date] = utc_today,
     reader: TradeReader | None = None,
+    outcomes: Outcomes | None = None,
 ) -> FastAPI:
-    """Build the API. Producer and reader may be injected (tests); otherwise the lifespan opens them."""
+    """Build the API. Producer, reader and outcomes may be injected (tests); otherwise the lifespan opens
+    them (outcomes only along with its own producer: an injected producer means there is no broker)."""
     cfg = settings or load_settings()
     refused = cfg.api_auth_problem()
     if refused:
@@ -46,35 +50,45 @@ def create_app(
         title="TradeData",
         version="0.1.0",
         summary="Validates trades and publishes them to the Kafka topic `trades`.",
-        lifespan=_lifespan(ctx),
+        lifespan=_lifespan(ctx, outcomes),
         docs_url=None,  # /docs is served offline by tradedata.console (no CDN); no ReDoc
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.outcomes = outcomes
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(trades.router, **scope_guard(cfg, WRITE))
     app.include_router(batch.router, **scope_guard(cfg, WRITE))
     app.include_router(read.router, **scope_guard(cfg, READ))
+    app.include_router(status.router, **scope_guard(cfg, READ))
     app.include_router(health.metrics_router, **scope_guard(cfg, ADMIN))
     console.install(app)  # /console (trades:read pages, trades:admin actions), /docs
+    app.add_middleware(HotPath, ctx=ctx)  # plainly valid POST /trades without FastAPI (tradedata.hotpath)
     return app
 
 
-def _lifespan(ctx: ApiContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open what was not injected (producer, store reader) at start; close what was opened at stop."""
+def _lifespan(
+    ctx: ApiContext, outcomes: Outcomes | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open what was not injected (producer, reader, outcomes) at start; close what was opened at stop."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned_producer, owned_reader = ctx.producer is None, ctx.reader is None
         if owned_producer:
             ctx.producer = await _start_producer(ctx.settings)
             ctx.ingest = Ingest(ctx.producer, ctx.settings, ctx.clock)
         if owned_reader:
             ctx.reader = open_reader(ctx.settings, "mongo")  # connects lazily: starts without MongoDB
+        if outcomes is None and owned_producer:  # its reader starts on the first request that needs it
+            app.state.outcomes = Outcomes.from_settings(ctx.settings)
         try:
             yield
         finally:
+            if outcomes is None and app.state.outcomes is not None:
+                app.state.outcomes.stop()
+                app.state.outcomes = None
             if owned_reader and ctx.reader is not None:
                 ctx.reader.close()
                 ctx.reader = None
@@ -92,7 +106,8 @@ async def _start_producer(settings: Settings) -> TradeProducer:
         await run_in_threadpool(ensure_topics, settings)
     except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
         log.warning("could not ensure topics at start (%s); continuing", exc)
-    producer = TradeProducer(settings, block_on_metadata=False)
+    own = settings.model_copy(update={"kafka_linger_ms": settings.tradedata_linger_ms})
+    producer = TradeProducer(own, block_on_metadata=False)
     try:
         await run_in_threadpool(producer.warm, settings.trades_topic)
     except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile

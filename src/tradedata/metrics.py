@@ -6,7 +6,8 @@ from prometheus_client import Counter
 
 REFUSED = Counter(
     "tradedata_requests_refused_total",
-    "Requests TradeData refused, by reason (no_credentials, invalid_key, token_expired, missing_scope, ...)",
+    "Requests TradeData refused, by reason: authentication (no_credentials, invalid_key, token_expired, "
+    "missing_scope, ...) and input (malformed_body, too_large, media_type, invalid_trade, ...)",
     ["reason"],
 )
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from shared.errors import FieldError, PublishUnavailable, StoreUnavailable
+from tradedata.metrics import count_refusal
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -56,9 +57,14 @@ class Problem(BaseModel):
 
 
 class ApiProblem(Exception):
-    """A refusal answered as problem+json; subclasses name the kind, the handler renders them all."""
+    """A refusal answered as problem+json; subclasses name the kind, the handler renders them all.
+
+    `reason` (when set) is the label under which the refusal is counted in
+    tradedata_requests_refused_total.
+    """
 
     status = 400
+    reason: str | None = None
 
     def __init__(
         self,
@@ -78,11 +84,18 @@ class ApiProblem(Exception):
 class BodyRejected(ApiProblem):
     """The request body cannot be read as asked: 400 bad JSON, 413 too large, 415 media type, 422 shape."""
 
+    _REASONS = {400: "malformed_body", 413: "too_large", 415: "media_type", 422: "invalid_body"}
+
+    def __init__(self, detail: str, *, status: int) -> None:
+        super().__init__(detail, status=status)
+        self.reason = self._REASONS.get(status, "bad_request")
+
 
 class TradeRejected(ApiProblem):
     """The trade breaks the schema or a trade rule; `errors` lists every offending field."""
 
     status = 422
+    reason = "invalid_trade"
 
 
 class NotFound(ApiProblem):
@@ -129,6 +142,8 @@ def field_errors_from_validation(exc: ValidationError, prefix: Sequence[str | in
 async def _api_problem(_: Request, exc: Exception) -> Response:
     if not isinstance(exc, ApiProblem):
         raise exc
+    if exc.reason is not None:
+        count_refusal(exc.reason)
     return problem_response(exc.status, exc.detail, exc.errors, exc.headers)
 
 
@@ -140,6 +155,7 @@ async def _unavailable(_: Request, exc: Exception) -> Response:
 async def _invalid_parameters(_: Request, exc: Exception) -> Response:
     if not isinstance(exc, RequestValidationError):
         raise exc
+    count_refusal("invalid_parameters")
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors() if "loc" in e]
     return problem_response(422, "the request has invalid parameters", errors)
 

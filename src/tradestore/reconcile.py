@@ -1,4 +1,10 @@
-"""Compare MongoDB and SQL record by record: what is missing on either side, and what differs."""
+"""Compare MongoDB and SQL record by record: what is missing on either side, and what differs.
+
+Both stores stream their trades in code-point key order (the TradeAudit contract: MongoDB's binary
+string order; SQL by UTF-8 bytes / a binary collation), the order Python compares keys in, so one
+merge-join pass finds every difference. A store yielding keys out of that order would produce false
+differences: the merge stops with ReconcileOrderError instead.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,22 @@ class Reconciliation:
         return not (self.missing_left or self.missing_right or self.different)
 
 
+class ReconcileOrderError(RuntimeError):
+    """A store yielded its trades out of code-point key order, so a merge-join cannot compare them."""
+
+
+def in_key_order(trades: Iterator[TradePayload], store: str) -> Iterator[TradePayload]:
+    """Pass trades through, failing loudly when a key is not above the previous one."""
+    previous: Key | None = None
+    for trade in trades:
+        if previous is not None and trade.key <= previous:
+            raise ReconcileOrderError(
+                f"{store} returned {trade.key!r} after {previous!r}: not in code-point key order"
+            )
+        previous = trade.key
+        yield trade
+
+
 def _next(it: Iterator[TradePayload]) -> TradePayload | None:
     return next(it, None)
 
@@ -37,7 +59,8 @@ def field_differences(a: TradePayload, b: TradePayload) -> dict[str, tuple[objec
 def reconcile(left: TradeAudit, right: TradeAudit, prefix: str = "") -> Reconciliation:
     """Merge-join both stores' trades in key order (streaming: memory does not grow with the stores)."""
     result = Reconciliation(left.name, right.name)
-    lit, rit = left.iter_trades(prefix), right.iter_trades(prefix)
+    lit = in_key_order(left.iter_trades(prefix), left.name)
+    rit = in_key_order(right.iter_trades(prefix), right.name)
     a, b = _next(lit), _next(rit)
     while a is not None or b is not None:
         result.compared += 1

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from fixtures import pacts
-from kafkaconsumermssql.mapper import to_row
-from shared.consumer.batch import DeadLetter, decode
+from shared.consumer.batch import decode_batch, plan_writes
 from shared.consumer.runtime import to_inbound
 from shared.ports import StoredTrade
 from shared.stores.mongo_mapping import to_document
+from shared.stores.sql.mapper import to_row
 
 TODAY = date(2025, 10, 1)  # before the example's maturity: the consumer's own expiry keeps expired=false
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
@@ -56,13 +56,18 @@ class PolledRecord:
 
 
 def consume(body: str | bytes | None, metadata: dict[str, object]) -> StoredTrade:
-    """The consumer pipeline's decode step on one polled record: the trade it would hand its store."""
+    """The consumer pipeline on one polled record (decode, then the version rule's plan against an empty
+    store): the record it hands its store, provenance included."""
     raw = body.encode() if isinstance(body, str) else bytes(body or b"")
-    record = to_inbound(PolledRecord(raw, metadata))
-    trade = decode(record, TODAY)
-    if isinstance(trade, DeadLetter):
-        raise AssertionError(f"the consumer dead-letters the pact's message: {trade.reason}: {trade.detail}")
-    return StoredTrade(trade, record.partition, record.offset, NOW, record.principal)
+    decoded = decode_batch([to_inbound(PolledRecord(raw, metadata))], TODAY)
+    if decoded.dead:
+        letter = decoded.dead[0]
+        raise AssertionError(
+            f"the consumer dead-letters the pact's message: {letter.reason}: {letter.detail}"
+        )
+    [stored] = plan_writes(decoded.trades, {}, NOW).writes
+    assert stored.principal == metadata.get(pacts.PRINCIPAL_HEADER)
+    return stored
 
 
 def mongo_handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
@@ -70,6 +75,7 @@ def mongo_handler(body: str | bytes | None, metadata: dict[str, object]) -> None
     sent = json.loads(body or b"")
     assert {name: document[name] for name in sent} == sent
     assert (document["partition"], document["offset"]) == (3, 41)
+    assert document["principal"] == metadata.get(pacts.PRINCIPAL_HEADER)
 
 
 def sql_handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
@@ -79,6 +85,7 @@ def sql_handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
         row[name] = row[name].isoformat()
     assert {name: row[name] for name in sent} == sent
     assert (row["kafka_partition"], row["kafka_offset"]) == (3, 41)
+    assert row["principal"] == metadata.get(pacts.PRINCIPAL_HEADER)
 
 
 HANDLERS: dict[str, Callable[[str | bytes | None, dict[str, object]], None]] = {

@@ -7,7 +7,6 @@ provider's output on purpose and read the failure text.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -20,11 +19,6 @@ from shared.schema import SAMPLE_TRADE, TradePayload
 from tradedata.service import accept_trade, publish_trade
 
 TODAY = date(2025, 10, 1)
-# The API puts `tradestore.principal` on a record once the ingest service of issue 11/17 lands (helper C:
-# publish_trade(..., principal=...)). Until then the provider verifies the message without the header;
-# PROVENANCE_PENDING turns False with that change and both messages of each pact are verified.
-PROVENANCE_PENDING = "principal" not in inspect.signature(publish_trade).parameters
-ONLY = pacts.WITHOUT_PRINCIPAL if PROVENANCE_PENDING else None
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -37,7 +31,7 @@ def publish_path(mutate: Mutation | None = None) -> pacts.Produce:
         if principal is None:
             publish_trade(producer, trade)
         else:
-            publish_trade(producer, trade, principal=principal)  # type: ignore[call-arg,unused-ignore]
+            publish_trade(producer, trade, principal=principal)
         [record] = producer.sent
         return pacts.as_message(record)
 
@@ -46,10 +40,10 @@ def publish_path(mutate: Mutation | None = None) -> pacts.Produce:
 
 @pytest.mark.parametrize("consumer", pacts.CONSUMERS)
 def test_publish_trade_satisfies_the_consumer_pact(consumer: str) -> None:
-    assert pacts.verify_provider(consumer, publish_path(), ONLY) == []
+    assert pacts.verify_provider(consumer, publish_path()) == []
 
 
-@pytest.mark.parametrize("principal", [None] if PROVENANCE_PENDING else [None, "key-ops-1"])
+@pytest.mark.parametrize("principal", [None, "key-ops-1"])
 def test_publish_trade_sends_no_field_a_consumer_would_refuse(principal: str | None) -> None:
     message = publish_path()(principal)
     assert [line for c in pacts.CONSUMERS for line in pacts.undeclared_fields(c, message)] == []
@@ -65,7 +59,7 @@ def _rename(old: str, new: str) -> Mutation:
 
 @pytest.mark.parametrize("consumer", pacts.CONSUMERS)
 def test_renaming_a_field_in_the_producer_breaks_the_pact_naming_consumer_and_field(consumer: str) -> None:
-    problems = pacts.verify_provider(consumer, publish_path(_rename("book_id", "book")), ONLY)
+    problems = pacts.verify_provider(consumer, publish_path(_rename("book_id", "book")))
     assert problems, "a producer that renames book_id must fail the pact"
     assert all(line.startswith(f"consumer {consumer!r}, message ") for line in problems)
     assert any("book_id" in line for line in problems), problems
@@ -76,7 +70,7 @@ def test_a_version_sent_as_text_breaks_the_pact_at_that_field(consumer: str) -> 
     def as_text(value: dict[str, Any]) -> dict[str, Any]:
         return {**value, "version": str(value["version"])}
 
-    problems = pacts.verify_provider(consumer, publish_path(as_text), ONLY)
+    problems = pacts.verify_provider(consumer, publish_path(as_text))
     assert any("$.version" in line and "integer" in line for line in problems), problems
 
 
@@ -87,7 +81,7 @@ def test_a_key_in_another_format_breaks_both_pacts() -> None:
         return message
 
     for consumer in pacts.CONSUMERS:
-        problems = pacts.verify_provider(consumer, produce, ONLY)
+        problems = pacts.verify_provider(consumer, produce)
         assert any(f"consumer {consumer!r}" in line and "header 'key'" in line for line in problems), problems
 
 
@@ -107,8 +101,8 @@ def test_an_identifier_too_long_for_the_sql_columns_breaks_only_the_sql_pact() -
     def long_book(value: dict[str, Any]) -> dict[str, Any]:
         return {**value, "book_id": "B" * 65}
 
-    assert pacts.verify_provider("kafkaconsumer", publish_path(long_book), ONLY) == []
-    problems = pacts.verify_provider("kafkaconsumermssql", publish_path(long_book), ONLY)
+    assert pacts.verify_provider("kafkaconsumer", publish_path(long_book)) == []
+    problems = pacts.verify_provider("kafkaconsumermssql", publish_path(long_book))
     assert any("$.book_id" in line for line in problems), problems
 
 

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from fixtures.pipeline import Pipeline, poll
 from tradedata.app import create_app
+from tradestore.cli import main
 from tradestore.local.process import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; scripts/test installs it; never `playwright install`
@@ -52,6 +53,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 class Console:
     url: str
     pipeline: Pipeline
+    home: Path
     headers: dict[str, str] = field(default_factory=lambda: {"X-API-Key": ADMIN_KEY})
 
     def post(self, trade: dict[str, Any]) -> int:
@@ -83,7 +85,7 @@ def console(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Ite
     url = f"http://127.0.0.1:{settings.tradedata_port}"
     try:
         poll(lambda: _status(f"{url}/ready"), lambda s: s == 200, timeout_s=30)
-        yield Console(url, pipeline)
+        yield Console(url, pipeline, settings.tradestore_home)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
@@ -256,7 +258,14 @@ def test_health_page_shows_every_part(console: Console, page: Watched, prefix: s
 
     if console.pipeline.stack is not None:  # the sampler needs two samples of the sinks' counters
         poll(throughput_drawn, bool, timeout_s=60, step_s=1.0)
+    env = {**console.pipeline.settings.to_env(), "TRADESTORE_HOME": str(console.home)}
+    with pytest.MonkeyPatch.context() as mp:  # `tradestore reconcile` records what the console shows
+        for name, value in env.items():
+            mp.setenv(name, value)
+        code = main(["reconcile", "--show", "0"])
     tab.goto(f"{console.url}/console")
+    assert "keys compared" in tab.locator("#reconcile").inner_text()
+    assert ("stores agree" if code == 0 else "stores differ") in tab.locator("#reconcile").inner_text()
     components = tab.locator("#components").inner_text()
     assert "reachable" in components
     if console.pipeline.stack is not None:

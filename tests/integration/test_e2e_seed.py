@@ -29,7 +29,10 @@ def sql_server_connection_string() -> str:
     if url is None or url.get_backend_name() != "mssql":
         backend = url.get_backend_name() if url else "no SQL_URL"
         pytest.skip(f"SQL Server does not run here ({backend}); this snippet runs against real SQL Server")
-    import pyodbc
+    try:
+        import pyodbc
+    except ImportError as exc:  # the pyodbc wheel needs unixODBC's libodbc
+        pytest.skip(f"pyodbc cannot load here ({exc}); the compose tests image has it")
 
     if ODBC_DRIVER not in pyodbc.drivers():
         pytest.skip(f"{ODBC_DRIVER} is not installed here (the compose tests image installs it)")

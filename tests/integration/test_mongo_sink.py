@@ -18,6 +18,7 @@ from fixtures.consumers import numbered_trade
 from fixtures.mongo import consumer_settings, running_runtime, wait_until
 from shared.kafka import TradeProducer
 from shared.settings import Settings
+from shared.stores import open_reader
 from tradestore.local.mongo import EmbeddedMongo
 
 log = logging.getLogger(__name__)
@@ -218,3 +219,23 @@ def test_a_document_mongodb_refuses_is_dead_lettered_and_the_partition_keeps_flo
     assert letter.key == b"T-150:1:B-1"
     assert letter.headers["dlq.reason"] == b"store_rejected"
     assert b"11000" in letter.headers["dlq.detail"]
+
+
+def test_the_submitting_principal_is_stored_with_the_trade(
+    mongo_consumer_settings: Settings, mongo_db: Db
+) -> None:
+    producer = TradeProducer(mongo_consumer_settings)
+    t = trade(1)
+    try:
+        sent = producer.send(
+            mongo_consumer_settings.trades_topic, t, key(t), headers=[("tradestore.principal", b"ingest")]
+        )
+        sent.result(10)
+    finally:
+        producer.close()
+    with running_runtime(mongo_consumer_settings):
+        wait_until(lambda: mongo_db.trades.count_documents({}) == 1)
+    assert mongo_db.trades.find_one({"trade_id": "T-1"})["principal"] == "ingest"  # type: ignore[index]
+    store = open_reader(mongo_consumer_settings, "mongo")
+    assert [s.principal for s in store.versions("T-1")] == ["ingest"]
+    store.close()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from pydantic import SecretStr
 from pymongo import MongoClient
 
@@ -75,3 +76,40 @@ class TestMongoStore(SinkBehaviour):
             yield refuse
         finally:
             client.close()
+
+
+SQL_POISON_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON trades WHEN NEW.trade_id = '{id}' "
+        "BEGIN SELECT RAISE(ABORT, 'trade {id} refused by a rule'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.trade_id = '{id}' THEN RAISE EXCEPTION 'trade % refused by a rule', NEW.trade_id; "
+        "END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON trades "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+    ],
+}
+
+
+class TestSqlStore(SinkBehaviour):
+    """SqlStore on SQLite and PostgreSQL (started here); a trigger refuses the culprit, as a CHECK would."""
+
+    @pytest.fixture
+    def store(self, local_sql_url: str) -> Iterator[Store]:
+        store = open_store(Settings(sql_url=SecretStr(local_sql_url)), "sql")
+        store.setup()
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @pytest.fixture
+    def poison(self) -> Poison:
+        def refuse(store: Any, trade_id: str) -> None:
+            with store.engine.begin() as conn:
+                for ddl in SQL_POISON_TRIGGERS[store.dialect]:
+                    conn.execute(sa.text(ddl.replace("{id}", trade_id)))
+
+        return refuse

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.mongo import settings_env, wait_until
 from fixtures.sql import create_database
-from kafkaconsumermssql.schema import trades_table
 from shared.consumer import ConsumerRuntime
 from shared.kafka import TradeProducer
 from shared.settings import Settings
 from shared.stores import open_writer
+from shared.stores.sql.schema import trades_table
 from tradestore.local.postgres import EmbeddedPostgres
 from tradestore.local.process import free_port
 from tradestore.local.services import ServiceProcess
@@ -93,7 +93,7 @@ def tables() -> Iterator[Callable[[str], Table]]:
 
 
 def running(settings: Settings) -> AbstractContextManager[ConsumerRuntime]:
-    """A ConsumerRuntime with a SqlSink on a background thread; stopped and joined on exit."""
+    """A ConsumerRuntime with the SQL store on a background thread; stopped and joined on exit."""
     return running_runtime(settings, open_writer(settings, "sql"))
 
 

@@ -17,7 +17,6 @@ import pytest
 from pydantic import SecretStr
 
 from fixtures.pipeline import poll
-from kafkaconsumermssql.reader import SqlReader
 from shared.schema import SAMPLE_TRADE
 from shared.settings import Settings
 from shared.stores import open_audit
@@ -91,7 +90,7 @@ def test_readme_run_command_serves_the_seed_sample_trade_and_stops_cleanly(
     assert status == 201, body
     posted = time.monotonic()
     mongo = open_audit(up.settings, "mongo")
-    sql = SqlReader.from_settings(up.settings)
+    sql = open_audit(up.settings, "sql")
     try:
         key = ("T-1001", 1, "B-1")
         poll(

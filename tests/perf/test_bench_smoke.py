@@ -18,6 +18,7 @@ TINY = [
     "sink_trades=100",
     "e2e_trades=100",
     "consumer_batch_size=50",
+    "wrk_seconds=1",
 ]
 
 

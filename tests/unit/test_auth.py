@@ -176,8 +176,10 @@ def test_metrics_need_trades_admin_and_count_refusals_by_reason(client: TestClie
     client.post("/trades", json=LIVE)
     client.post("/trades", json=LIVE, headers=key("bad-key-0000"))
     client.post("/trades", json=LIVE, headers=key(READER))
+    client.post("/trades", json={**LIVE, "version": 0}, headers=key(WRITER))
+    client.post("/trades", content=b"{", headers={**key(WRITER), "content-type": "application/json"})
     after = client.get("/metrics", headers=key(OPS)).text
-    for reason in ("no_credentials", "invalid_key", "missing_scope"):
+    for reason in ("no_credentials", "invalid_key", "missing_scope", "invalid_trade", "malformed_body"):
         assert refused(after, reason) >= refused(before, reason) + 1, reason
 
 

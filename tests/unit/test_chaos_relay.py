@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import socketserver
 import struct
@@ -99,15 +98,3 @@ def test_a_slow_link_delays_each_direction_and_recovers(echo_port: int) -> None:
         assert roundtrip(link.port, b"ping") == b"ping"
     finally:
         link.stop()
-
-
-def test_interim_pid_relay_routes_a_listed_process_to_its_target(echo_port: int) -> None:
-    from tradestore_tools.chaos.pidrelay import PidRelay
-
-    nowhere = ("127.0.0.1", free_port())
-    relay = PidRelay(lambda: {os.getpid(): ("127.0.0.1", echo_port)}, nowhere).start()
-    try:
-        assert roundtrip(relay.port, b"ping") == b"ping"
-        assert relay.routed == {("127.0.0.1", echo_port): 1}
-    finally:
-        relay.stop()

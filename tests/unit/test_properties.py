@@ -13,14 +13,13 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkaconsumermssql.engine import make_engine
-from kafkaconsumermssql.mapper import to_row
-from kafkaconsumermssql.reader import SqlReader
-from kafkaconsumermssql.sink import SqlSink
 from shared.ports import StoredTrade
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch, validate_trade
 from shared.schema import ID_MAX_LENGTH, TradePayload
 from shared.stores.mongo_mapping import from_document, to_document
+from shared.stores.sql import SqlStore
+from shared.stores.sql.engine import make_engine
+from shared.stores.sql.mapper import to_row
 
 ACCEPTED = (VersionDecision.INSERT, VersionDecision.OVERRIDE)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -127,9 +126,9 @@ def test_trade_survives_the_sql_row_mapping(trade: TradePayload) -> None:
 
 
 @pytest.fixture(scope="module")
-def sqlite_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlSink]:
+def sqlite_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
     path = Path(tmp_path_factory.mktemp("sql")) / "trades.db"
-    sink = SqlSink(make_engine(f"sqlite:///{path}"))
+    sink = SqlStore(make_engine(f"sqlite:///{path}"))
     sink.setup()
     try:
         yield sink
@@ -140,10 +139,10 @@ def sqlite_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlSink]:
 @settings(max_examples=50)
 @given(trade=trades())
 def test_trade_survives_a_write_and_read_through_the_sql_store(
-    sqlite_sink: SqlSink, trade: TradePayload
+    sqlite_sink: SqlStore, trade: TradePayload
 ) -> None:
-    """TradePayload -> row -> SQLite -> SqlReader -> TradePayload, through the real sink and reader."""
+    """TradePayload -> row -> SQLite -> SqlStore -> TradePayload, through the real sink and reader."""
     with sqlite_sink.engine.begin() as conn:
         conn.execute(sa.delete(sqlite_sink.table))
-    sqlite_sink.upsert([StoredTrade(trade, 0, 0, NOW)])  # SQL adapter of helper B
-    assert list(SqlReader(sqlite_sink.engine).iter_trades()) == [trade]
+    sqlite_sink.write([StoredTrade(trade, 0, 0, NOW)])
+    assert list(sqlite_sink.iter_trades()) == [trade]

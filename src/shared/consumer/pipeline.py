@@ -17,6 +17,7 @@ from shared.consumer.batch import DeadLetter, Inbound, Plan, Reason, decode_batc
 from shared.consumer.dlq import DeadLetterPublisher
 from shared.consumer.isolation import write_isolating
 from shared.consumer.metrics import RuntimeMetrics
+from shared.consumer.outcomes import OutcomePublisher, outcomes_of
 from shared.ports import TradeWriter, WriteResult
 
 log = logging.getLogger("shared.consumer")
@@ -39,9 +40,11 @@ class BatchPipeline:
         metrics: RuntimeMetrics,
         today: Callable[[], date],
         now: Callable[[], datetime],
+        outcomes: OutcomePublisher | None = None,
     ) -> None:
         self.writer, self.dlq, self.metrics = writer, dlq, metrics
         self.today, self.now = today, now
+        self.outcomes = outcomes
 
     def process(self, records: Sequence[Inbound], retry: Retry, commit: Callable[[], None]) -> None:
         """Decode, plan, write, dead-letter, then `commit` (store offsets)."""
@@ -61,6 +64,12 @@ class BatchPipeline:
         letters = decoded.dead + rejected + refused
         if letters:
             retry(lambda: self.dlq.publish(letters))
+        if self.outcomes is not None:  # one verdict per record, acknowledged before the offsets are stored
+            publisher, events = (
+                self.outcomes,
+                outcomes_of(self.writer.name, plan, result, letters, stored, replays),
+            )
+            retry(lambda: publisher.publish(events))
         commit()
         self._count(len(plan.writes) - len(stale) - len(refused), letters, len(replays))
 

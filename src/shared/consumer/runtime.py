@@ -22,6 +22,7 @@ from shared.consumer.assignment import Assignment
 from shared.consumer.batch import Inbound
 from shared.consumer.dlq import DeadLetterPublisher, Sender
 from shared.consumer.metrics import ProbeServer, RuntimeMetrics
+from shared.consumer.outcomes import OutcomePublisher
 from shared.consumer.pipeline import BatchPipeline
 from shared.consumer.positions import pause as pause_partitions
 from shared.consumer.positions import rewind, store_offsets
@@ -110,7 +111,8 @@ class ConsumerRuntime:
             self.settings, client_id=f"{self.client_id}-dlq"
         )
         dlq = DeadLetterPublisher(producer, self.settings.trades_dlq_topic, name)
-        self.pipeline = BatchPipeline(self.writer, dlq, self.metrics, self.today, self.now)
+        outcomes = OutcomePublisher(producer, self.settings.trades_outcomes_topic)
+        self.pipeline = BatchPipeline(self.writer, dlq, self.metrics, self.today, self.now, outcomes)
         try:
             self._retry(self.writer.setup, lambda: self._stop.is_set(), pause=False)
             self._mark_store(True)

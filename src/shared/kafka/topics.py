@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout_s: float = 10.0) -> None:
-    """Create the trades and dead-letter topics with TRADES_TOPIC_PARTITIONS when missing."""
-    names = list(topics) if topics is not None else [settings.trades_topic, settings.trades_dlq_topic]
+    """Create the trades, dead-letter and outcomes topics with TRADES_TOPIC_PARTITIONS when missing."""
+    default = [settings.trades_topic, settings.trades_dlq_topic, settings.trades_outcomes_topic]
+    names = list(topics) if topics is not None else default
     config = {**client_config(settings, "tradestore-admin"), "logger": logging.getLogger("librdkafka")}
     admin = AdminClient(config)
     existing = admin.list_topics(timeout=timeout_s).topics
@@ -51,6 +52,7 @@ class TopicRecord:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes]
+    timestamp_ms: int | None = None  # the record's timestamp (create or log-append time), when it has one
 
 
 def read_until(
@@ -121,7 +123,13 @@ def _poll_records(
             msg.key(),
             msg.value(),
             headers,
+            _timestamp_ms(msg),
         )
         if keep is None or keep(record):
             records.append(record)
     return records
+
+
+def _timestamp_ms(msg: Any) -> int | None:
+    kind, stamp = msg.timestamp()
+    return int(stamp) if kind else None  # kind 0: TIMESTAMP_NOT_AVAILABLE

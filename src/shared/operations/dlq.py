@@ -18,13 +18,11 @@ from typing import Protocol
 
 import orjson
 
-from shared.kafka import Delivery, client_config
-from shared.operations.reading import KafkaRecord, iter_topic
+from shared.kafka import Delivery
+from shared.kafka.headers import DLQ_REASON, DLQ_SINK, PRINCIPAL, REDRIVE_AT, REDRIVE_OF
+from shared.operations.reading import KafkaRecord, read_topic
 from shared.settings import Settings
 
-PRINCIPAL_HEADER = "tradestore.principal"
-REDRIVE_OF = "redrive.of"
-REDRIVE_AT = "redrive.at"
 Headers = list[tuple[str, bytes]]
 
 
@@ -47,8 +45,8 @@ class DlqFilter:
 
     def matches(self, letter: KafkaRecord) -> bool:
         return (
-            (self.reason is None or letter.header("dlq.reason") == self.reason)
-            and (self.sink is None or letter.header("dlq.sink") == self.sink)
+            (self.reason is None or letter.header(DLQ_REASON) == self.reason)
+            and (self.sink is None or letter.header(DLQ_SINK) == self.sink)
             and (self.trade_id is None or trade_id_of(letter) == self.trade_id)
             and (self.positions is None or letter.position in self.positions)
         )
@@ -78,7 +76,7 @@ def trade_id_of(letter: KafkaRecord) -> str | None:
 def read_dead_letters(settings: Settings, selection: DlqFilter | None = None) -> list[KafkaRecord]:
     """The dead letters matching `selection`, in partition then offset order."""
     wanted = selection or DlqFilter()
-    records = iter_topic(client_config(settings), settings.trades_dlq_topic)
+    records = read_topic(settings, settings.trades_dlq_topic)
     return sorted((r for r in records if wanted.matches(r)), key=lambda r: (r.partition, r.offset))
 
 
@@ -89,7 +87,7 @@ def find_dead_letter(settings: Settings, position: str) -> KafkaRecord | None:
 
 def counts_by_reason(letters: Iterable[KafkaRecord]) -> dict[str, int]:
     """How many dead letters carry each `dlq.reason`, most frequent first."""
-    counts = Counter(letter.header("dlq.reason") or "unknown" for letter in letters)
+    counts = Counter(letter.header(DLQ_REASON) or "unknown" for letter in letters)
     return dict(counts.most_common())
 
 
@@ -113,7 +111,7 @@ def plan_redrive(letters: Sequence[KafkaRecord], topic: str, now: datetime | Non
             (REDRIVE_OF, f"{letter.topic}:{letter.partition}:{letter.offset}".encode()),
             (REDRIVE_AT, at),
         ]
-        principal = [(k, v) for k, v in letter.headers if k == PRINCIPAL_HEADER]
+        principal = [(k, v) for k, v in letter.headers if k == PRINCIPAL]
         plans.append(Redrive(letter, topic, letter.key or b"", letter.value or b"", headers + principal[-1:]))
     return plans
 

@@ -47,7 +47,7 @@ def consumer_lag(
     """Lag of every group on every partition of the trades topic, ordered by group then partition."""
     topic = settings.trades_topic
     wanted = groups if groups is not None else sorted(set(sink_groups(settings).values()))
-    config = client_config(settings)
+    config = client_config(settings, "tradestore-ops")
     found: list[PartitionLag] = []
     probe = Consumer(
         {**config, "group.id": f"tradestore-lag-{uuid.uuid4().hex}", "enable.auto.commit": False, **_LOG}

@@ -26,9 +26,9 @@ def open_store(settings: Settings, kind: str) -> Store:
 
         return MongoStore.from_settings(settings)
     if kind == "sql":
-        from shared.stores.legacy_sql import LegacySqlStore  # replaced by shared.stores.sql (helper B)
+        from shared.stores.sql import SqlStore
 
-        return LegacySqlStore.from_settings(settings)
+        return SqlStore.from_settings(settings)
     raise ValueError(f"unknown store {kind!r}; expected one of {', '.join(KINDS)}")
 
 

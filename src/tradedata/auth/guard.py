@@ -22,7 +22,6 @@ from tradedata.auth.keys import KeyRing
 from tradedata.auth.principal import ANONYMOUS, READ, AuthRefused, Principal, missing_scope
 from tradedata.auth.tokens import JwtVerifier
 from tradedata.context import context
-from tradedata.metrics import count_refusal
 from tradedata.problems import problem_responses
 
 log = logging.getLogger("tradedata.auth")
@@ -86,8 +85,7 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
         auth = context(request).auth
         try:
             principal = await auth.principal(api_key, bearer.credentials if bearer else None, scope)
-        except AuthRefused as exc:
-            count_refusal(exc.reason)
+        except AuthRefused as exc:  # counted by the problem handler, under exc.reason
             client = request.client.host if request.client else "?"
             log.info("refused %s %s from %s: %s", request.method, request.url.path, client, _words(exc))
             raise

@@ -31,6 +31,8 @@ class AuthRefused(ApiProblem):
     """401 (no or unusable credentials) or 403 (not valid here, or a scope is missing); `reason` is the
     metrics label and the log word, never a secret."""
 
+    reason: str
+
     def __init__(
         self, status: int, reason: str, detail: str, headers: Mapping[str, str] | None = None
     ) -> None:

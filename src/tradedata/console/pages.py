@@ -83,23 +83,10 @@ async def trades_page(request: Request, _: access.Reader) -> Response:
 @router.get("/trades/{trade_id}")
 async def trade_page(request: Request, trade_id: str, _: access.Reader) -> HTMLResponse:
     ctx = context(request)
-    errors: list[str] = []
-
-    def attempt(name: str, call: Any, *args: Any) -> list[Any]:
-        try:
-            return list(call(*args))
-        except Exception as exc:  # one store down: the page says so and shows the rest
-            errors.append(f"{name}: {views.unavailable(ctx.settings, exc)}")
-            return []
-
-    mongo = await run_in_threadpool(
-        attempt, "MongoDB", lambda: [s.trade for s in stores.mongo(ctx).versions(trade_id)]
+    detail = await run_in_threadpool(
+        views.trade_detail, ctx.settings, stores.mongo(ctx), stores.sql(ctx), trade_id
     )
-    sql_all = await run_in_threadpool(attempt, "SQL", lambda: stores.sql(ctx).iter_trades(trade_id))
-    sql = [t for t in sql_all if t.trade_id == trade_id]
-    dead = await run_in_threadpool(attempt, "DLQ", views.dead_letters_of, ctx.settings, trade_id)
-    rows = views.trade_versions(mongo, sql, dead)
-    return render("trade.html", page="trades", trade_id=trade_id, rows=rows, errors=errors)
+    return render("trade.html", page="trades", trade_id=trade_id, rows=detail.rows, errors=detail.errors)
 
 
 @router.get("/dlq")

@@ -12,6 +12,7 @@ from typing import Any
 from shared.operations.dlq import DlqFilter, counts_by_reason, read_dead_letters, trade_id_of
 from shared.operations.lag import PartitionLag, consumer_lag
 from shared.operations.reading import KafkaRecord
+from shared.ports import Key
 from shared.redact import redact_text
 from shared.schema import TradePayload
 from shared.settings import Settings
@@ -50,25 +51,28 @@ def lag_items(lag: list[PartitionLag]) -> list[tuple[str, float]]:
     return [(f"{p.group.removeprefix('tradestore-')} p{p.partition}", float(p.lag)) for p in lag]
 
 
+Origin = tuple[int, int]  # (partition, offset) of the trades record a store holds a key from
+
+
 @dataclass(frozen=True)
 class VersionRow:
-    """One (version, book_id) of a trade: where it is stored and what happened to it."""
+    """One (version, book_id) of a trade: where each store holds it from and what happened to it."""
 
     version: int
     book_id: str
     trade: TradePayload | None
-    in_mongo: bool
-    in_sql: bool
+    mongo_at: Origin | None
+    sql_at: Origin | None
     dead: list[KafkaRecord]
 
     @property
     def outcome(self) -> str:
-        if self.in_mongo and self.in_sql:
+        if self.mongo_at and self.sql_at:
             return "stored"
         reasons = sorted({f"{d.header('dlq.reason')} ({d.header('dlq.sink')})" for d in self.dead})
         if reasons:
             return "dead-lettered: " + ", ".join(reasons)
-        return "pending" if self.in_mongo or self.in_sql else "unknown"
+        return "pending" if self.mongo_at or self.sql_at else "unknown"
 
 
 def _key_of(letter: KafkaRecord) -> tuple[int, str] | None:
@@ -79,26 +83,52 @@ def _key_of(letter: KafkaRecord) -> tuple[int, str] | None:
 
 
 def trade_versions(
-    mongo: list[TradePayload], sql: list[TradePayload], dead: list[KafkaRecord]
+    trade_id: str,
+    trades: list[TradePayload],
+    dead: list[KafkaRecord],
+    mongo_at: dict[Key, Origin],
+    sql_at: dict[Key, Origin],
 ) -> list[VersionRow]:
-    """Every (version, book_id) seen in either store or the DLQ, highest version first."""
-    keys = {(t.version, t.book_id) for t in mongo} | {(t.version, t.book_id) for t in sql}
-    keys |= {k for k in map(_key_of, dead) if k is not None}
-    by_key = {(t.version, t.book_id): t for t in [*sql, *mongo]}
-    in_mongo = {(t.version, t.book_id) for t in mongo}
-    in_sql = {(t.version, t.book_id) for t in sql}
-    rows = [
-        VersionRow(
-            v,
-            b,
-            by_key.get((v, b)),
-            (v, b) in in_mongo,
-            (v, b) in in_sql,
-            [d for d in dead if _key_of(d) == (v, b)],
+    """Every (version, book_id) seen in a store or the DLQ, highest version first."""
+    by_key = {(t.version, t.book_id): t for t in trades}
+    keys = set(by_key) | {k for k in map(_key_of, dead) if k is not None}
+    rows = []
+    for version, book in keys:
+        full = (trade_id, version, book)
+        letters = [d for d in dead if _key_of(d) == (version, book)]
+        rows.append(
+            VersionRow(
+                version, book, by_key.get((version, book)), mongo_at.get(full), sql_at.get(full), letters
+            )
         )
-        for v, b in keys
-    ]
     return sorted(rows, key=lambda r: (-r.version, r.book_id))
+
+
+@dataclass
+class TradeDetail:
+    rows: list[VersionRow]
+    errors: list[str]
+
+
+def trade_detail(settings: Settings, mongo: Any, sql: Any, trade_id: str) -> TradeDetail:
+    """A trade's versions from both stores and the DLQ; a store that fails is named, the rest shown."""
+    errors: list[str] = []
+
+    def attempt(name: str, call: Any, default: Any) -> Any:
+        try:
+            return call()
+        except Exception as exc:  # one part down: the page says so and shows the rest
+            errors.append(f"{name}: {unavailable(settings, exc)}")
+            return default
+
+    in_mongo = attempt("MongoDB", lambda: [s.trade for s in mongo.versions(trade_id)], [])
+    in_sql = attempt("SQL", lambda: [t for t in sql.iter_trades(trade_id) if t.trade_id == trade_id], [])
+    dead = attempt("DLQ", lambda: dead_letters_of(settings, trade_id), [])
+    keys = {t.key for t in [*in_mongo, *in_sql]}
+    keys |= {(trade_id, *k) for k in map(_key_of, dead) if k is not None}
+    mongo_at = attempt("MongoDB", lambda: mongo.stored_origins(keys), {})
+    sql_at = attempt("SQL", lambda: sql.stored_origins(keys), {})
+    return TradeDetail(trade_versions(trade_id, [*in_sql, *in_mongo], dead, mongo_at, sql_at), errors)
 
 
 def dead_letters_of(settings: Settings, trade_id: str) -> list[KafkaRecord]:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.logs import configure_logging
+from shared.operations.history import record_reconcile
 from shared.settings import load_settings
 from tradestore.reconcile import Reconciliation, reconcile
 from tradestore.stores import open_readers
@@ -50,4 +51,16 @@ def run(args: argparse.Namespace) -> int:
         mongo.close()
         sql.close()
     report(result, args.show, Console())
+    if not args.prefix:  # a whole-store comparison: what the console shows as "last reconcile"
+        record_reconcile(settings, summary(result))
     return 0 if result.clean else 1
+
+
+def summary(result: Reconciliation) -> dict[str, object]:
+    return {
+        "clean": result.clean,
+        "keys compared": result.compared,
+        f"missing in {result.right}": len(result.missing_right),
+        f"missing in {result.left}": len(result.missing_left),
+        "different": len(result.different),
+    }

@@ -87,10 +87,14 @@ class Stack:
         self._migrate()
         ensure_topics(cfg)
         env = self.child_env()
-        self.api = ServiceProcess("tradedata", ["api"], "127.0.0.1", cfg.tradedata_port, self.logs, env)
+        ports = {sink: free_port() for _, sink in SINKS}
+        # The console (/console) shows each sink's readiness and counters from its probe server.
+        sinks = ",".join(f"{sink}=http://127.0.0.1:{port}" for sink, port in ports.items())
+        api_env = {"TRADEDATA_CONSOLE_SINKS": sinks, **env}
+        self.api = ServiceProcess("tradedata", ["api"], "127.0.0.1", cfg.tradedata_port, self.logs, api_env)
         self.api.start(timeout_s=30)
         for name, sink in SINKS:
-            port = free_port()
+            port = ports[sink]
             # Static membership: a restarted consumer takes its old place in the group at once. Tansu
             # otherwise stalls a group whose member left during a join (measured: no assignment in 40 s).
             child = {
@@ -117,8 +121,8 @@ class Stack:
         self.expiry.start()
 
     def _migrate(self) -> None:
-        from kafkaconsumermssql.engine import make_engine
-        from kafkaconsumermssql.migrations import migrate
+        from shared.stores.sql.engine import make_engine
+        from shared.stores.sql.migrate import migrate
 
         engine = make_engine(self.settings.sql_url_value)
         try:

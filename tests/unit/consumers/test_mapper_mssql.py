@@ -1,33 +1,58 @@
-"""Row mapping from StoredTrade and the upsert statements per dialect, the T-SQL checked as compiled text."""
+"""Row mapping and the statements per dialect; every T-SQL statement is parsed by sqlglot's tsql dialect."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
+import sqlglot
+from sqlglot import exp
 
-from kafkaconsumermssql.mapper import chunks, to_row, to_rows
-from kafkaconsumermssql.schema import COLUMNS, dialect_named
-from kafkaconsumermssql.statements import (
+from shared.ports import StoredTrade, TradeFilter
+from shared.schema import SAMPLE_TRADE, TradePayload
+from shared.stores.sql import queries
+from shared.stores.sql.engine import SqlLimits, session_statements
+from shared.stores.sql.mapper import chunks, to_row, to_rows
+from shared.stores.sql.schema import COLUMNS, dialect_named, trades_table
+from shared.stores.sql.statements import (
     chunk_sizes,
     max_rows_per_statement,
-    max_versions_statement,
+    mssql_merge_text,
     upsert_params,
-    upsert_template,
+    upsert_statement,
 )
-from shared.ports import StoredTrade
-from shared.schema import SAMPLE_TRADE, TradePayload
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
+MSSQL = dialect_named("mssql")
 
 
-def stored(offset: int = 0, **changes: object) -> StoredTrade:
-    return StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, **changes}), 2, offset, NOW)
+def stored(offset: int = 0, principal: str | None = None, **changes: object) -> StoredTrade:
+    return StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, **changes}), 2, offset, NOW, principal)
 
 
-def test_row_carries_every_trade_field_and_the_ingestion_metadata() -> None:
-    row = to_row(stored(offset=41))
+def tsql(sql: str) -> list[exp.Expression]:
+    """Parse T-SQL strictly; a statement sqlglot would only keep as an opaque Command fails the test."""
+    parsed = [e for e in sqlglot.parse(sql, read="tsql", error_level=sqlglot.ErrorLevel.RAISE) if e]
+    assert parsed
+    assert not [e for e in parsed if isinstance(e, exp.Command)], sql
+    return parsed
+
+
+def compiled_mssql(statement: sa.sql.expression.Executable) -> str:
+    """The T-SQL text of a statement, IN lists expanded, `:name` placeholders as T-SQL `@name` variables."""
+    compiled = statement.compile(dialect=MSSQL, compile_kwargs={"render_postcompile": True})  # type: ignore[attr-defined]
+    return str(compiled)
+
+
+def tsql_text(sql: str) -> list[exp.Expression]:
+    return tsql(re.sub(r":(\w+)", r"@\1", sql))
+
+
+def test_row_carries_every_trade_field_the_ingestion_metadata_and_the_principal() -> None:
+    row = to_row(stored(offset=41, principal="key-7"))
     assert row == {
         "trade_id": "T-1001",
         "book_id": "B-1",
@@ -39,6 +64,7 @@ def test_row_carries_every_trade_field_and_the_ingestion_metadata() -> None:
         "kafka_partition": 2,
         "kafka_offset": 41,
         "persisted_at": NOW,
+        "principal": "key-7",
     }
     assert tuple(row) == COLUMNS
 
@@ -46,13 +72,19 @@ def test_row_carries_every_trade_field_and_the_ingestion_metadata() -> None:
 def test_same_key_twice_in_a_batch_keeps_only_the_last_one() -> None:
     rows = to_rows([stored(1, counterparty_id="A"), stored(2, book_id="B-2"), stored(3, counterparty_id="C")])
     assert [(r["book_id"], r["counterparty_id"], r["kafka_offset"]) for r in rows] == [
-        ("B-2", "CP-1", 2),
         ("B-1", "C", 3),
+        ("B-2", "CP-1", 2),
     ]
 
 
+def test_rows_are_sorted_by_key_in_code_point_order() -> None:
+    ids = ["b", "\U0001f600", "B", "\ufffd", "a", "é"]
+    rows = to_rows([stored(i, trade_id=tid) for i, tid in enumerate(ids)])
+    assert [r["trade_id"] for r in rows] == ["B", "a", "b", "é", "\ufffd", "\U0001f600"]
+
+
 def test_versions_of_one_trade_in_a_batch_are_all_kept() -> None:
-    assert [r["version"] for r in to_rows([stored(1), stored(2, version=2)])] == [1, 2]
+    assert [r["version"] for r in to_rows([stored(1, version=2), stored(2)])] == [1, 2]
 
 
 def test_chunks_split_at_the_size() -> None:
@@ -60,91 +92,114 @@ def test_chunks_split_at_the_size() -> None:
     assert [len(c) for c in chunks(rows, 2)] == [2, 2, 1]
 
 
-def mssql_sql(n: int) -> tuple[str, dict[str, object]]:
-    dialect = dialect_named("mssql")
-    rows = to_rows([stored(i, trade_id=f"T{i}") for i in range(n)])
-    compiled = upsert_template("mssql", n).compile(dialect=dialect)
-    assert set(compiled.params) == set(upsert_params(rows))
-    return str(compiled), upsert_params(rows)
+def test_mssql_upsert_is_one_constant_statement_with_the_rows_in_one_json_parameter() -> None:
+    rows = to_rows([stored(i, trade_id=f"T{i}", principal="p") for i in range(3)])
+    assert upsert_statement("mssql", 3) is upsert_statement("mssql", 700)  # one text for every batch size
+    sql = compiled_mssql(upsert_statement("mssql", 3))
+    assert sql.startswith("EXEC sp_executesql N'SET NOCOUNT ON;")
+    assert sql.endswith(", N'@rows NVARCHAR(MAX)', @rows = :rows")
+    params = upsert_params("mssql", rows)
+    assert list(params) == ["rows"]
+    decoded = json.loads(str(params["rows"]))
+    assert decoded[0] == {**decoded[0], "trade_id": "T0", "maturity_date": "2026-01-15", "expired": False}
+    assert decoded[0]["persisted_at"] == "2025-10-01T12:00:00+00:00"
+    tsql(sql.replace(":rows", "N'[]'"))
 
 
-def test_mssql_upsert_is_one_merge_with_holdlock_on_dbo_trades() -> None:
-    sql, params = mssql_sql(3)
-    assert sql.startswith("MERGE INTO dbo.trades WITH (HOLDLOCK) AS t")
-    assert "USING (" in sql
-    assert "ON t.trade_id = s.trade_id AND t.version = s.version AND t.book_id = s.book_id" in sql
-    assert "WHEN MATCHED THEN UPDATE SET" in sql
-    assert "WHEN NOT MATCHED THEN INSERT" in sql
-    assert sql.rstrip().endswith(";")
-    assert sql.count("MERGE") == 1
-    assert len(params) == 3 * len(COLUMNS)
-
-
-def test_mssql_merge_never_writes_below_the_stored_max_version() -> None:
-    sql, _ = mssql_sql(1)
+def test_mssql_merge_parses_as_tsql_and_holds_the_race_guard() -> None:
+    body = mssql_merge_text()
+    kinds = [type(e).__name__ for e in tsql(body)]
+    assert kinds == ["Set", "Declare", "Merge", "Select"]
+    flat = " ".join(body.split())
+    assert "MERGE INTO dbo.trades WITH (HOLDLOCK) AS t" in flat
+    assert "FROM OPENJSON(@rows) WITH (trade_id NVARCHAR(128) '$.trade_id'" in flat
+    assert "SELECT v.trade_id COLLATE Latin1_General_100_BIN2 AS trade_id," in flat
     assert re.search(
-        r"WHERE NOT EXISTS \(SELECT 1 FROM dbo\.trades AS h WITH \(UPDLOCK, HOLDLOCK\)\s+"
-        r"WHERE h\.trade_id = v\.trade_id AND h\.version > v\.version\)",
-        sql,
+        r"WHERE NOT EXISTS \(SELECT 1 FROM dbo\.trades AS h WITH \(UPDLOCK, HOLDLOCK\) "
+        r"WHERE h\.trade_id = v\.trade_id COLLATE Latin1_General_100_BIN2 AND h\.version > v\.version\)",
+        flat,
     )
-
-
-def test_mssql_merge_updates_everything_but_the_key() -> None:
-    sql, _ = mssql_sql(1)
-    updates = sql.split("WHEN MATCHED THEN UPDATE SET", 1)[1].split("WHEN NOT MATCHED", 1)[0]
-    for key in ("trade_id", "version", "book_id"):
-        assert f"t.{key} " not in updates
-    assert "t.counterparty_id = s.counterparty_id" in updates
-
-
-def test_mssql_largest_chunk_stays_under_2100_parameters() -> None:
-    limit = max_rows_per_statement("mssql")
-    _, params = mssql_sql(limit)
-    assert len(params) <= 2100
-    with pytest.raises(ValueError, match="parameter limit"):
-        upsert_template("mssql", limit + 1)
+    assert "OUTPUT inserted.trade_id, inserted.version, inserted.book_id INTO @written" in flat
+    updates = flat.split("WHEN MATCHED THEN UPDATE SET", 1)[1].split("WHEN NOT MATCHED", 1)[0]
+    assert "t.trade_id" not in updates
+    assert "t.principal = s.principal" in updates
 
 
 @pytest.mark.parametrize("dialect_name", ["postgresql", "sqlite"])
-def test_postgres_and_sqlite_upsert_on_conflict_of_the_key(dialect_name: str) -> None:
-    dialect = dialect_named(dialect_name)
-    sql = str(upsert_template(dialect_name, 2).compile(dialect=dialect))
+def test_postgres_and_sqlite_upsert_on_conflict_returns_the_written_keys(dialect_name: str) -> None:
+    sql = str(upsert_statement(dialect_name, 2).compile(dialect=dialect_named(dialect_name)))
     assert sql.startswith("WITH s(")
-    assert "INSERT INTO trades (" in sql
     assert "ON CONFLICT (trade_id, version, book_id) DO UPDATE SET" in sql
     flat = " ".join(sql.split())
     assert (
         "WHERE NOT (EXISTS (SELECT * FROM trades AS h "
         "WHERE h.trade_id = s.trade_id AND h.version > s.version))" in flat
     )
-    assert "trade_id = excluded.trade_id" not in sql
+    assert re.search(r"RETURNING (trades\.)?trade_id, (trades\.)?version, (trades\.)?book_id$", flat)
+    assert len(upsert_params(dialect_name, to_rows([stored(1), stored(2, trade_id="X")]))) == 2 * len(COLUMNS)
 
 
 def test_batches_split_into_power_of_two_chunks_under_the_limit() -> None:
     assert chunk_sizes(500, 200) == [128, 128, 128, 64, 32, 16, 4]
     assert chunk_sizes(1, 200) == [1]
     assert chunk_sizes(0, 200) == []
-    assert all(
-        s <= max_rows_per_statement("mssql") for s in chunk_sizes(5000, max_rows_per_statement("mssql"))
-    )
-
-
-def test_values_are_bound_per_row_and_column() -> None:
-    params = upsert_params(to_rows([stored(5), stored(6, trade_id="T-2")]))
-    assert len(params) == 2 * len(COLUMNS)
-    assert (params["trade_id_1"], params["kafka_offset_0"], params["expired_0"]) == ("T-2", 5, False)
+    with pytest.raises(ValueError, match="statement limit"):
+        upsert_statement("mssql", max_rows_per_statement("mssql") + 1)
 
 
 def test_empty_batch_and_unknown_dialect_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one row"):
-        upsert_template("sqlite", 0)
+        upsert_statement("sqlite", 0)
     with pytest.raises(ValueError, match="unknown SQL dialect"):
         dialect_named("oracle")
 
 
+def test_every_mssql_read_and_maintenance_statement_parses_as_tsql() -> None:
+    t = trades_table("mssql")
+    statements: list[sa.sql.expression.Executable] = [
+        queries.max_versions_statement("mssql", ["A", "B"]),
+        queries.expire_batch_statement("mssql"),
+        sa.select(t.c.trade_id)
+        .where(queries.prefix_filter("mssql", "T-%_[x\\"))
+        .order_by(*queries.key_order("mssql")),
+        sa.select(sa.func.count())
+        .select_from(t)
+        .where(queries.filter_clause("mssql", TradeFilter("B", "C", True))),
+    ]
+    for statement in statements:
+        tsql_text(compiled_mssql(statement))
+    for statement_text in session_statements("mssql", SqlLimits(lock_timeout_s=2.5)):
+        tsql(statement_text)
+    assert session_statements("mssql", SqlLimits(lock_timeout_s=2.5)) == ["SET LOCK_TIMEOUT 2500"]
+
+
+def test_mssql_expiry_updates_a_bounded_batch_through_the_filtered_condition() -> None:
+    sql = " ".join(compiled_mssql(queries.expire_batch_statement("mssql")).split())
+    assert sql == (
+        "WITH batch AS (SELECT TOP (:n) expired FROM [dbo].[trades] "
+        "WHERE maturity_date < :today AND expired = 0) "
+        "UPDATE batch SET expired = 1"
+    )
+
+
+def test_prefix_is_a_like_with_every_wildcard_escaped() -> None:
+    assert queries.like_prefix("T-1") == "T-1%"
+    assert queries.like_prefix("a%b_c[d\\e") == "a\\%b\\_c\\[d\\\\e%"
+    sql = compiled_mssql(sa.select(sa.literal(1)).where(queries.prefix_filter("mssql", "x")))
+    assert "dbo.trades.trade_id LIKE :trade_id_1 ESCAPE '\\'" in sql
+    assert "10ffff" not in sql.lower()
+    assert "\U0010ffff" not in sql
+
+
+def test_mssql_orders_ids_by_their_utf8_bytes_so_the_order_is_code_point_order() -> None:
+    sql = compiled_mssql(sa.select(sa.literal(1)).order_by(*queries.key_order("mssql")))
+    assert (
+        "ORDER BY CAST(CAST(dbo.trades.trade_id COLLATE Latin1_General_100_BIN2_UTF8 AS VARCHAR(256)) "
+        "AS VARBINARY(256))" in sql
+    )
+
+
 def test_max_versions_groups_by_trade_id_on_dbo() -> None:
-    dialect = dialect_named("mssql")
-    sql = str(max_versions_statement("mssql", ["A", "B"]).compile(dialect=dialect))
+    sql = compiled_mssql(queries.max_versions_statement("mssql", ["A", "B"]))
     assert "max(dbo.trades.version)" in sql
-    assert "FROM dbo.trades" in sql
     assert "GROUP BY dbo.trades.trade_id" in sql

@@ -20,6 +20,7 @@ from shared.consumer.dlq import DeadLetterPublisher, DeadLetterUnavailable
 from shared.consumer.retry import Backoff
 from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.kafka import Delivery
+from shared.outcomes import Outcome, parse_outcome
 from shared.ports import StoredTrade, WriteResult
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
@@ -169,13 +170,20 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.outcomes: list[Outcome] = []  # the sink's verdicts (TRADES_OUTCOMES_TOPIC), kept apart
         self.unacked = 0
 
     def send(
         self, topic: str, value: Any, key: Any, headers: Sequence[tuple[str, bytes]] | None = None
     ) -> Future[Delivery]:
-        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers or [])})
         future: Future[Delivery] = Future()
+        if topic == "trades.outcomes":
+            outcome = parse_outcome(value)
+            assert outcome is not None
+            self.outcomes.append(outcome)
+            future.set_result(Delivery(topic, 0, len(self.outcomes) - 1))
+            return future
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers or [])})
         if self.unacked:
             self.unacked -= 1
             future.set_exception(PublishUnavailable("broker did not acknowledge: timed out"))
@@ -575,3 +583,29 @@ def test_a_version_the_store_guard_refuses_is_dead_lettered_as_lower_version_not
     assert letter["headers"]["dlq.reason"] == b"lower_version"
     assert b"race guard" in letter["headers"]["dlq.detail"]
     assert runtime.metrics.value("tradestore_persisted_total") == 0
+
+
+def test_every_processed_record_gets_one_outcome_before_its_offset_is_stored() -> None:
+    runtime, consumer, _, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    stored_before = len(consumer.stored)
+    send = producer.send
+    stored_at_send: list[int] = []
+
+    def watching(topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+        stored_at_send.append(len(consumer.stored))
+        return send(topic, value, key, headers)
+
+    producer.send = watching  # type: ignore[method-assign]
+    runtime.process(inbound([msg(0, version=3), msg(1, version=2), Msg(2, b"not json", b"T-9:1:B-1")]))
+    verdicts = {(o.offset, o.state.value, o.reason, o.max_version) for o in producer.outcomes}
+    assert verdicts == {
+        (0, "stored", None, None),
+        (1, "rejected", "lower_version", 3),
+        (2, "rejected", "undecodable", None),
+    }
+    assert {o.sink for o in producer.outcomes} == {"fake"}
+    assert (
+        len(consumer.stored) == stored_before + 1
+    )  # offsets stored once, after the outcomes were acknowledged

@@ -7,6 +7,7 @@
 An edge is *at import* when the import statement runs as its module is imported (module level, not
 under `if TYPE_CHECKING:`), *lazy* when it sits in a function. Rules checked:
 - no service package (tradedata, kafkaconsumer, kafkaconsumermssql) imports another, at all;
+- `shared` imports no service and not the tradestore command (they meet in shared, not the other way);
 - no runtime package imports the dev tools or a local/test-only package at import time.
 `tradestore.local` (the local stack, behind the [local] extra) is shown as a node of its own.
 """
@@ -87,6 +88,8 @@ def violations(graph: list[Edge]) -> list[str]:
     for e in graph:
         if e.source in SERVICES and e.target in SERVICES:
             found.append(f"service {e.source} imports service {e.target} ({e.where})")
+        elif e.source == "shared" and e.target in (*SERVICES, "tradestore", "tradestore.local"):
+            found.append(f"shared imports {e.target} ({e.where})")
         elif e.source in RUNTIME and e.target == TOOLS:
             found.append(f"runtime {e.source} imports the dev tools ({e.where})")
         elif e.source in RUNTIME and e.target in LOCAL_OR_TEST and not e.lazy:

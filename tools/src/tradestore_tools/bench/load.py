@@ -17,8 +17,8 @@ import orjson
 from tradestore_tools.bench.trades import batches
 
 
-def wrk_single(url: str, connections: int, seconds: float, prefix: str) -> dict[str, Any]:
-    """POST /trades at `connections` concurrency for `seconds` with wrk (one thread: wrk is C, cheap)."""
+def wrk_single(url: str, connections: int, seconds: float, prefix: str, threads: int = 1) -> dict[str, Any]:
+    """POST /trades at `connections` concurrency for `seconds` with wrk (C; one thread unless asked)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (apt-get install -y wrk)")
@@ -27,7 +27,7 @@ def wrk_single(url: str, connections: int, seconds: float, prefix: str) -> dict[
         out = subprocess.run(
             [
                 wrk,
-                "-t1",
+                f"-t{threads}",
                 f"-c{connections}",
                 f"-d{max(1, round(seconds))}s",
                 "-s",
@@ -48,6 +48,7 @@ def wrk_single(url: str, connections: int, seconds: float, prefix: str) -> dict[
     seconds_run = raw["duration_us"] / 1e6
     return {
         "connections": connections,
+        "threads": threads,
         "ok": raw["ok"],
         "refused": raw["bad"] + raw["socket_errors"],
         "trades_per_s": raw["ok"] / seconds_run,

@@ -52,19 +52,18 @@ def mongo_raw_rate(url: str, n: int, batch: int, upsert_only: bool = False) -> f
 
 def sql_raw_rate(url: str, n: int, batch: int) -> float:
     """Rows/s of the sink's own statement, one transaction per batch, no Kafka and no version lookup."""
-    from kafkaconsumermssql.engine import make_engine
-    from kafkaconsumermssql.mapper import chunks, to_rows
-    from kafkaconsumermssql.schema import trades_table
-    from kafkaconsumermssql.statements import (
+    from shared.stores.sql.engine import make_engine
+    from shared.stores.sql.mapper import chunks, to_rows
+    from shared.stores.sql.migrate import upgrade
+    from shared.stores.sql.statements import (
         chunk_sizes,
         max_rows_per_statement,
         upsert_params,
-        upsert_template,
+        upsert_statement,
     )
 
     engine = make_engine(url)
-    table = trades_table(engine.dialect.name)
-    table.metadata.create_all(engine)
+    upgrade(engine)
     now = datetime.now(UTC)
     rows = to_rows(StoredTrade(trade(i, f"B-{i % 7}"), 0, i, now) for i in range(n))
     limit = max_rows_per_statement(engine.dialect.name)
@@ -73,8 +72,8 @@ def sql_raw_rate(url: str, n: int, batch: int) -> float:
         with engine.begin() as conn:
             start = 0
             for size in chunk_sizes(len(part), limit):
-                template = upsert_template(engine.dialect.name, size)
-                conn.execute(template, upsert_params(part[start : start + size]))
+                statement = upsert_statement(engine.dialect.name, size)
+                conn.execute(statement, upsert_params(engine.dialect.name, part[start : start + size])).all()
                 start += size
     elapsed = time.perf_counter() - started
     engine.dispose()

@@ -12,6 +12,15 @@ from rich.table import Table
 
 # (row, field, label, unit, better)
 FIGURES: list[tuple[str, str, str, str, str]] = [
+    ("naive_single", "trades_per_s", "naive reference, wrk 2x16", "trades/s", "up"),
+    ("naive_single", "p99_ms", "naive reference p99", "ms", "down"),
+    ("single_wrk", "trades_per_s", "TradeStore single POST, wrk 2x16", "trades/s", "up"),
+    ("single_wrk", "p50_ms", "TradeStore single POST p50", "ms", "down"),
+    ("single_wrk", "p99_ms", "TradeStore single POST p99", "ms", "down"),
+    ("ratios", "single_vs_naive", "single POST rate / naive", "x", "up"),
+    ("ratios", "naive_p99_over_single", "naive p99 / single POST p99", "x", "up"),
+    ("e2e_wrk", "trades_per_s", "wrk run's trades into both stores", "trades/s", "up"),
+    ("ratios", "e2e_vs_slower_sink", "end to end / slower sink alone", "ratio", "up"),
     ("raw_producer", "trades_per_s", "raw producer ceiling", "trades/s", "up"),
     ("single_c1", "trades_per_s", "single POST c=1", "trades/s", "up"),
     ("single_c1", "p99_ms", "single POST c=1 p99", "ms", "down"),
@@ -28,6 +37,9 @@ FIGURES: list[tuple[str, str, str, str, str]] = [
     ("sink_sql", "trades_per_s", "sql sink drain", "trades/s", "up"),
     ("sink_sql", "raw_upsert_per_s", "sql raw bulk upsert", "trades/s", "up"),
     ("sink_sql", "ratio_to_raw", "sql sink / raw", "ratio", "up"),
+    ("sink_sqlite", "trades_per_s", "sqlite sink drain", "trades/s", "up"),
+    ("sink_sqlite", "raw_upsert_per_s", "sqlite raw bulk upsert", "trades/s", "up"),
+    ("sink_sqlite", "ratio_to_raw", "sqlite sink / raw", "ratio", "up"),
     ("e2e", "seconds", "end to end, both stores", "s", "down"),
     ("e2e", "p50_ms", "end to end p50", "ms", "down"),
     ("e2e", "p99_ms", "end to end p99", "ms", "down"),
@@ -36,8 +48,16 @@ FIGURES: list[tuple[str, str, str, str, str]] = [
     ("memory_consume_sql", "peak_rss_mb", "sql consumer peak RSS", "MiB", "down"),
 ]
 
-# (label, row, field, comparison, threshold)
+# (label, row, field, comparison, threshold); issue 14's goals first, then issue 8's
 TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("14.1 single POST >= 5x naive (wrk 2x16, consumers on)", "ratios", "single_vs_naive", ">=", 5),
+    ("14.1 single POST p99 <= 1/4 of naive p99", "ratios", "naive_p99_over_single", ">=", 4),
+    ("14.2 batch >= 100,000 trades/s", "batch", "trades_per_s", ">=", 100_000),
+    ("14.2 API RSS <= 150 MB", "memory_api", "peak_rss_mb", "<=", 150),
+    ("14.3 mongo sink >= 85% of raw", "sink_mongo", "ratio_to_raw", ">=", 0.85),
+    ("14.3 sql sink >= 85% of raw", "sink_sql", "ratio_to_raw", ">=", 0.85),
+    ("14.3 sqlite sink >= 85% of raw", "sink_sqlite", "ratio_to_raw", ">=", 0.85),
+    ("14.4 end to end >= 80% of slower sink", "ratios", "e2e_vs_slower_sink", ">=", 0.8),
     ("single POST c=16 >= 3,000 trades/s", "single_c16", "trades_per_s", ">=", 3000),
     ("single POST c=16 p99 <= 25 ms", "single_c16", "p99_ms", "<=", 25),
     ("batch >= 25,000 trades/s", "batch", "trades_per_s", ">=", 25_000),
@@ -47,6 +67,22 @@ TARGETS: list[tuple[str, str, str, str, float]] = [
     ("10,000 trades end to end < 10 s", "e2e", "seconds", "<", 10),
     ("API RSS < 150 MB", "memory_api", "peak_rss_mb", "<", 150),
 ]
+
+
+def derive(result: dict[str, Any]) -> None:
+    """The ratios of issue 14, from rows of the same run (row "ratios"); missing inputs leave them out."""
+    ratios: dict[str, float] = {}
+    naive, single = value(result, "naive_single", "trades_per_s"), value(result, "single_wrk", "trades_per_s")
+    if naive and single:
+        ratios["single_vs_naive"] = single / naive
+    naive_p99, p99 = value(result, "naive_single", "p99_ms"), value(result, "single_wrk", "p99_ms")
+    if naive_p99 and p99:
+        ratios["naive_p99_over_single"] = naive_p99 / p99
+    sinks = [value(result, r, "trades_per_s") for r in ("sink_mongo", "sink_sql")]
+    e2e = value(result, "e2e_wrk", "trades_per_s")
+    if e2e and all(sinks):
+        ratios["e2e_vs_slower_sink"] = e2e / min(v for v in sinks if v)
+    result.setdefault("rows", {})["ratios"] = ratios
 
 
 def value(result: dict[str, Any], row: str, field: str) -> float | None:
@@ -69,6 +105,8 @@ def _fmt(v: float | None, unit: str) -> str:
         return "-"
     if unit == "ratio":
         return f"{v:.0%}"
+    if unit == "x":
+        return f"{v:.2f}x"
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
 
 
@@ -98,7 +136,7 @@ def render(result: dict[str, Any], previous: dict[str, Any] | None, console: Con
             cells += [_fmt(p, unit), _change(v, p, better)]
         table.add_row(*cells)
     console.print(table)
-    goals = Table(title="issue 8 targets")
+    goals = Table(title="issue 14 goals and issue 8 targets")
     for col in ("target", "measured", "met"):
         goals.add_column(col)
     for t in result["targets"]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tradestore_tools.bench import ceiling, load
+from tradestore_tools.bench import ceiling, headline, load
 from tradestore_tools.bench.facts import machine_facts, peak_rss_mb
 from tradestore_tools.bench.raw import mongo_raw_rate, sql_raw_rate
 from tradestore_tools.bench.stack import BenchStack, bench_stack
@@ -34,11 +34,13 @@ class Sizes:
     consumer_batch_size: int = 1000  # Settings' default, chosen with bench/mongo_sink.py
     postgres: bool = True
     workers: int = 1
+    wrk_seconds: float = 10.0  # issue 14's load: wrk -t2 -c16, naive reference and TradeStore
 
 
-QUICK = Sizes(5_000, 1.0, (1, 4, 16), 4_000, 1_000, 2, 300, 300, 500, False)
+QUICK = Sizes(5_000, 1.0, (1, 4, 16), 4_000, 1_000, 2, 300, 300, 500, False, 1, 1.0)
 
 
+HEADLINE_ROWS = ("naive_single", "single_wrk", "e2e_wrk")
 RAW_RATES: dict[str, Callable[[str, int, int], float]] = {"mongo": mongo_raw_rate, "sql": sql_raw_rate}
 
 
@@ -94,8 +96,15 @@ class Run:
         )  # fmt: skip
         return (MongoStore(settings) if name == "mongo" else SqlStore(settings)), settings
 
-    def sink_row(self, name: str) -> dict[str, Any]:
+    def sink_row(self, name: str, sql_url: str | None = None) -> dict[str, Any]:
         """Drain a pre-filled topic with `tradestore consume NAME`; compare with the sink's bulk upsert."""
+        saved, self.stack.sql_url = self.stack.sql_url, sql_url or self.stack.sql_url
+        try:
+            return self._sink_row(name)
+        finally:
+            self.stack.sql_url = saved
+
+    def _sink_row(self, name: str) -> dict[str, Any]:
         s = self.sizes
         raw_store, raw_settings = self.store(name, f"raw_{self.tag}")
         # the store's own raw rate: bulk_write / the sink's SQL statement (tradestore_tools.bench.raw)
@@ -170,15 +179,37 @@ class Run:
             "note": "per trade: its batch POST sent -> the later of the two stores' persisted_at",
         }
 
+    def headline_rows(self) -> None:
+        """Issue 14: naive reference and TradeStore under the same wrk load, consumers running."""
+        s, stack = self.sizes, self.stack
+        self.row("naive_single", lambda: headline.naive_row(stack, s.wrk_seconds, self.tag))
+        try:
+            found = headline.tradestore_rows(
+                stack, s.wrk_seconds, self.tag, lambda n, db: self.store(n, db)[0], s.consumer_batch_size
+            )
+            self.rows.update(found)
+        except Exception as exc:
+            log.debug("headline rows failed:\n%s", traceback.format_exc())
+            for name in ("single_wrk", "e2e_wrk"):
+                self.rows[name] = {"error": f"not available: {type(exc).__name__}: {exc}"}
+        self._clear_sql(self.store("sql", "unused")[0])
+
     def sink_rows(self) -> None:
         try:
             self.stack.start_stores(self.sizes.postgres)
         except Exception as exc:
-            for name in ("sink_mongo", "sink_sql", "e2e"):
+            for name in (*HEADLINE_ROWS, "sink_mongo", "sink_sql", "sink_sqlite", "e2e"):
                 self.rows[name] = {"error": f"not available: stores did not start: {exc}"}
             return
+        self.headline_rows()
         self.row("sink_mongo", lambda: self.sink_row("mongo"))
         self.row("sink_sql", lambda: self.sink_row("sql"))
+        (self.stack.workdir / "sqlite").mkdir(parents=True, exist_ok=True)
+        sqlite = f"sqlite:///{self.stack.workdir / 'sqlite' / 'trades.db'}"
+        if self.stack.sql_url and self.stack.sql_url.startswith("sqlite"):
+            self.rows["sink_sqlite"] = self.rows["sink_sql"]  # the SQL database is SQLite already
+        else:
+            self.row("sink_sqlite", lambda: self.sink_row("sql", sqlite))
         self.row("e2e", self.e2e_row)
 
 

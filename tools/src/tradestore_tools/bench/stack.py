@@ -61,6 +61,10 @@ class BenchStack:
 
                 self.sql_url = self._start(EmbeddedPostgres(HOST, free_port(), self.workdir / "pg"), 60).url
 
+    def start(self, proc: P, timeout_s: float = 30.0) -> P:
+        """Start any other process (the naive reference) and stop it with the stack."""
+        return self._start(proc, timeout_s)
+
     def env(self, settings: Settings) -> dict[str, str]:
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,

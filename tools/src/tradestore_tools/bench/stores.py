@@ -46,8 +46,8 @@ class SqlStore:
     def __init__(self, settings: Settings) -> None:
         import sqlalchemy as sa
 
-        from kafkaconsumermssql.engine import make_engine
-        from kafkaconsumermssql.schema import trades_table
+        from shared.stores.sql.engine import make_engine
+        from shared.stores.sql.schema import trades_table
 
         self.settings = settings
         self.sa = sa

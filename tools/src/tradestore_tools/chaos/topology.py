@@ -31,7 +31,7 @@ from tradestore.local.postgres import EmbeddedPostgres
 from tradestore.local.process import ManagedProcess, free_port
 from tradestore.local.services import ServiceProcess
 from tradestore_tools.chaos.fleet import instance_name, new_instance
-from tradestore_tools.chaos.pidrelay import PidRelay
+from tradestore_tools.chaos.relay import KafkaRelay
 from tradestore_tools.faults.proxy import FaultProxy, Target
 
 LOCAL = "127.0.0.1"
@@ -60,7 +60,7 @@ class Topology:
     joiners: dict[str, ServiceProcess] = field(default_factory=dict)  # new-id members (churn faults)
     api_link: FaultProxy | None = None
     consumer_link: FaultProxy | None = None
-    broker_relay: PidRelay | None = None
+    broker_relay: KafkaRelay | None = None
     store_links: dict[str, FaultProxy] = field(default_factory=dict)
     settings: Settings | None = None  # what the clients use (addresses through the relays)
     direct: Settings | None = None  # the same stores, reached directly (verification, migration)
@@ -71,7 +71,11 @@ class Topology:
         self.api_link = FaultProxy(LOCAL, broker_port).start()
         self.consumer_link = FaultProxy(LOCAL, broker_port).start()
         default: Target = (LOCAL, broker_port)  # tools (drain checks, topic creation) go straight through
-        self.broker_relay = PidRelay(self._broker_routes, default).start()
+        routes = {
+            API_CLIENT_ID: (LOCAL, self.api_link.port),
+            CONSUMER_CLIENT_ID: (LOCAL, self.consumer_link.port),
+        }
+        self.broker_relay = KafkaRelay(routes, default).start()
         self.broker = EmbeddedBroker(LOCAL, broker_port, logs, advertised_port=self.broker_relay.port)
         self.broker.start()
         self.mongo = EmbeddedMongo(LOCAL, free_port(), self.workdir / "mongo")
@@ -134,22 +138,9 @@ class Topology:
             sql_url=SecretStr(sql_url),
         )
 
-    def _broker_routes(self) -> dict[int, Target]:
-        """Which FaultProxy each client process's broker connections go to (read per connection)."""
-        routes: dict[int, Target] = {}
-        if self.api_link is not None:
-            for api in self.apis:
-                if api.proc is not None:
-                    routes[api.proc.pid] = (LOCAL, self.api_link.port)
-        if self.consumer_link is not None:
-            for consumer in [*self.consumers.values(), *self.joiners.values()]:
-                if consumer.proc is not None:
-                    routes[consumer.proc.pid] = (LOCAL, self.consumer_link.port)
-        return routes
-
     def _migrate(self) -> None:
-        from kafkaconsumermssql.engine import make_engine
-        from kafkaconsumermssql.migrations import migrate
+        from shared.stores.sql.engine import make_engine
+        from shared.stores.sql.migrate import migrate
 
         assert self.direct is not None
         engine = make_engine(self.direct.sql_url_value)

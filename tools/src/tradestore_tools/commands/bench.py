@@ -49,7 +49,7 @@ def sizes_from(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tradestore_tools.bench.report import load_latest, render, save, targets
+    from tradestore_tools.bench.report import derive, load_latest, render, save, targets
     from tradestore_tools.bench.runner import run_bench
 
     configure_logging("INFO", "text")
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tradestore-bench-") as tmp:
         result = run_bench(sizes_from(args), Path(tmp), Path.cwd(), sinks=not args.no_sinks)
     result["quick"] = bool(args.quick)
+    derive(result)
     result["targets"] = targets(result)
     path = save(result, args.results)
     render(result, previous if args.compare else None, Console())

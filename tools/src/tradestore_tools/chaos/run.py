@@ -51,7 +51,8 @@ class ChaosConfig:
     publish_timeout_s: float = 2.0  # shorter than the longest faults: some posts get 503
     post_deadline_s: float = 180.0
     settle_s: float = 300.0
-    quiet_s: float = 15.0  # a store whose summary has not changed for this long has settled
+    quiet_s: float = 60.0  # a store whose summary has not changed for this long has settled (Tansu:
+    # a consumer holding every partition was seen reading nothing for 20 s and more while records waited)
     workdir: Path | None = None
 
     def window(self) -> float:

@@ -66,10 +66,12 @@ class Settings(BaseSettings):
     kafka_ssl_certificate_location: str | None = None
     kafka_ssl_key_location: str | None = None
 
-    # Kafka, TradeData's producer (issue 14): a single POST waits for its acknowledgement, so a closed loop
-    # of N clients runs at about N / (linger + ~1.5 ms). TRADEDATA_LINGER_MS replaces KAFKA_LINGER_MS for
-    # the API's producer only (consumers' dead-letter producers keep KAFKA_LINGER_MS).
+    # Kafka, TradeData's single-POST producer (issue 14, docs/performance.md): a single POST waits for its
+    # acknowledgement, so a closed loop of N clients runs at about N / (linger + ~1.5 ms), and records
+    # sent one by one gain nothing from compression. TRADEDATA_LINGER_MS and TRADEDATA_COMPRESSION replace
+    # KAFKA_LINGER_MS / KAFKA_COMPRESSION for the producer of plain POST /trades; batches keep those.
     tradedata_linger_ms: int = Field(default=1, ge=0)
+    tradedata_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
 
     # Trade outcomes (shared.outcomes): each sink publishes its verdict on every record to
     # TRADES_OUTCOMES_TOPIC; the API waits for them on `Prefer: wait=N` (N capped at

@@ -77,8 +77,11 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned_producer, owned_reader = ctx.producer is None, ctx.reader is None
         if owned_producer:
-            ctx.producer = await _start_producer(ctx.settings)
+            await run_in_threadpool(_ensure_topics, ctx.settings)
+            ctx.producer = await _start_producer(ctx.settings)  # batches: KAFKA_LINGER_MS, KAFKA_COMPRESSION
             ctx.ingest = Ingest(ctx.producer, ctx.settings, ctx.clock)
+            single = await _start_producer(_single_post(ctx.settings))
+            ctx.single = Ingest(single, ctx.settings, ctx.clock)
         if owned_reader:
             ctx.reader = open_reader(ctx.settings, "mongo")  # connects lazily: starts without MongoDB
         if outcomes is None and owned_producer:  # its reader starts on the first request that needs it
@@ -86,28 +89,49 @@ def _lifespan(
         try:
             yield
         finally:
+            for resource in ctx.extras.values():  # what routers opened lazily (the console's sampler)
+                close = getattr(resource, "close", None)
+                if callable(close):
+                    close()
             if outcomes is None and app.state.outcomes is not None:
                 app.state.outcomes.stop()
                 app.state.outcomes = None
             if owned_reader and ctx.reader is not None:
                 ctx.reader.close()
                 ctx.reader = None
-            if owned_producer and isinstance(ctx.producer, TradeProducer):
-                undelivered = await run_in_threadpool(ctx.producer.close)
-                if undelivered:
-                    log.error("%d records were not acknowledged at shutdown", undelivered)
-                ctx.producer = ctx.ingest = None
+            if owned_producer:
+                for ingest in (ctx.single, ctx.ingest):
+                    await _close_producer(ingest.producer if ingest else None)
+                ctx.producer = ctx.ingest = ctx.single = None
 
     return lifespan
 
 
-async def _start_producer(settings: Settings) -> TradeProducer:
+def _single_post(settings: Settings) -> Settings:
+    """The single-POST producer's settings: TRADEDATA_LINGER_MS and TRADEDATA_COMPRESSION (issue 14)."""
+    own = {
+        "kafka_linger_ms": settings.tradedata_linger_ms,
+        "kafka_compression": settings.tradedata_compression,
+    }
+    return settings.model_copy(update=own)
+
+
+def _ensure_topics(settings: Settings) -> None:
     try:
-        await run_in_threadpool(ensure_topics, settings)
+        ensure_topics(settings)
     except Exception as exc:  # the broker may come later: /ready says so, POST answers 503
         log.warning("could not ensure topics at start (%s); continuing", exc)
-    own = settings.model_copy(update={"kafka_linger_ms": settings.tradedata_linger_ms})
-    producer = TradeProducer(own, block_on_metadata=False)
+
+
+async def _close_producer(producer: Publisher | None) -> None:
+    if isinstance(producer, TradeProducer):
+        undelivered = await run_in_threadpool(producer.close)
+        if undelivered:
+            log.error("%d records were not acknowledged at shutdown", undelivered)
+
+
+async def _start_producer(settings: Settings) -> TradeProducer:
+    producer = TradeProducer(settings, block_on_metadata=False)
     try:
         await run_in_threadpool(producer.warm, settings.trades_topic)
     except PublishUnavailable as exc:  # refreshed in the background; POST answers 503 meanwhile

@@ -33,6 +33,7 @@ class ApiContext:
     producer: Publisher | None = None
     reader: TradeReader | None = None
     ingest: Ingest | None = None  # built with the producer
+    single: Ingest | None = None  # plain single POSTs (tradedata.hotpath): their own producer; else ingest
     # The console's lazily opened resources (tradedata.console, helper F); the API's own collaborators
     # are the typed fields above, injected as Annotated dependencies.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -92,7 +92,7 @@ class HotPath:
 
     async def _answer(self, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
         """Publish and answer a plainly valid trade; False hands the request to the route."""
-        ingest, auth = self.ctx.ingest, self.ctx.auth
+        ingest, auth = self.ctx.single or self.ctx.ingest, self.ctx.auth
         if ingest is None:
             return False
         principal_id: str | None = None

@@ -6,7 +6,6 @@ One path for a batch and for a single POST (a batch of one); used through traded
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -77,13 +76,16 @@ class Outcome:
 
 
 class _AckLatch:
-    """Counts unacknowledged records; wakes the event loop once, when the last one is acknowledged."""
+    """Counts unacknowledged records; wakes the event loop once, when the last one is acknowledged.
+
+    A bare Future and a loop timer, no Event and no `wait_for` task: a single POST awaits one of these.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._lock = threading.Lock()
         self._pending = 1  # a guard held until every record is queued
-        self.done = asyncio.Event()
+        self.done: asyncio.Future[None] = loop.create_future()
 
     def add(self) -> None:
         with self._lock:
@@ -94,7 +96,21 @@ class _AckLatch:
             self._pending -= 1
             last = self._pending == 0
         if last:
-            self._loop.call_soon_threadsafe(self.done.set)
+            self._loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until the last acknowledgement or `timeout_s`, whichever comes first (never raises)."""
+        if self.done.done():
+            return
+        timer = self._loop.call_later(timeout_s, self._finish)
+        try:
+            await self.done
+        finally:
+            timer.cancel()
 
 
 @dataclass(frozen=True)
@@ -137,8 +153,7 @@ async def publish(
     for _ in range(len(indexes) - queued):  # never queued: nothing to wait for
         latch.release()
     latch.release()  # the guard
-    with contextlib.suppress(TimeoutError):  # what is still pending is reported as failed below
-        await asyncio.wait_for(latch.done.wait(), options.ack_timeout_s)
+    await latch.wait(options.ack_timeout_s)  # what is still pending is reported as failed below
     outcomes: dict[int, Outcome] = {}
     for position, index in enumerate(indexes):
         if position >= queued:

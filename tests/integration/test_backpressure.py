@@ -32,7 +32,10 @@ pytestmark = pytest.mark.local_only
 QUEUE_MAX = 10
 BURST = 300
 PUBLISH_TIMEOUT_S = 2.0
-RECOVERY_S = 8.0
+# Deadlines (never thresholds): how long to keep re-posting before "the API publishes" is declared false.
+# Above librdkafka's own clocks: reconnect backoff (up to 10 s) and the 2 s publish timeout per attempt.
+READY_S = 60.0
+RECOVERY_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +73,17 @@ class Outcome:
     recovery_s: float = 0.0
 
 
+async def accepted_within(http: httpx.AsyncClient, body: dict[str, Any], deadline_s: float) -> bool:
+    """Re-post `body` until the API answers 201 (the broker acknowledged) or the deadline passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while loop.time() < deadline:
+        if (await http.post("/trades", json=body)).status_code == 201:
+            return True
+        await asyncio.sleep(0.2)  # pacing between attempts; the outcome is the POST's own status
+    return False
+
+
 async def outage_burst(settings: Settings, proxy: FaultProxy, mode: Mode) -> Outcome:
     app = create_app(settings)
     outcome = Outcome()
@@ -77,7 +91,10 @@ async def outage_burst(settings: Settings, proxy: FaultProxy, mode: Mode) -> Out
         producer = app.state.ctx.producer
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tradedata") as http:
-            assert (await http.post("/trades", json=trade(0))).status_code == 201  # metadata cached
+            # Precondition, awaited: the API has published once (metadata cached, producer id obtained).
+            # The lifespan's metadata fetch may time out on a loaded machine (first run of the module, fresh
+            # broker), and then the first POST answers 503 by design: the cause of the [stall] flake.
+            assert await accepted_within(http, trade(0), READY_S), "the API never published before the outage"
             proxy.set_mode(mode)
             rss_before = rss_kib()
             sampling = True
@@ -98,13 +115,9 @@ async def outage_burst(settings: Settings, proxy: FaultProxy, mode: Mode) -> Out
             outcome.retry_after = [r.headers.get("retry-after") for r in responses]
 
             proxy.set_mode(Mode.FORWARD)
-            loop = asyncio.get_running_loop()
-            t1 = loop.time()
-            deadline = t1 + RECOVERY_S
-            while loop.time() < deadline and not outcome.recovered:
-                outcome.recovered = (await http.post("/trades", json=trade(BURST))).status_code == 201
-                await asyncio.sleep(0.2)
-            outcome.recovery_s = loop.time() - t1
+            t1 = asyncio.get_running_loop().time()
+            outcome.recovered = await accepted_within(http, trade(BURST), RECOVERY_S)
+            outcome.recovery_s = asyncio.get_running_loop().time() - t1  # printed, never asserted
     return outcome
 
 

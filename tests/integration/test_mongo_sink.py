@@ -99,7 +99,7 @@ def test_lower_version_goes_to_dlq_and_store_is_unchanged(
         )
         wait_until(lambda: mongo_db.trades.count_documents({}) == 2)
     assert mongo_db.trades.count_documents({"version": 1}) == 0
-    dead = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    dead = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5, count=1)
     assert [r.headers["dlq.reason"] for r in dead] == [b"lower_version"]
     assert dead[0].headers["dlq.sink"] == b"mongo"
     assert dead[0].headers["dlq.topic"] == mongo_consumer_settings.trades_topic.encode()
@@ -115,7 +115,7 @@ def test_poison_messages_go_to_dlq_and_consumer_keeps_going(
     with running_runtime(mongo_consumer_settings) as runtime:
         wait_until(lambda: mongo_db.trades.count_documents({}) == 1)
         wait_until(lambda: runtime.metrics.value("tradestore_consumed_total") == 4)
-    dead = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    dead = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5, count=3)
     reasons = sorted(r.headers["dlq.reason"] for r in dead)
     assert reasons == [b"key_mismatch", b"schema_invalid", b"undecodable"]
     assert all({"dlq.partition", "dlq.offset", "dlq.detail"} <= set(r.headers) for r in dead)
@@ -215,7 +215,7 @@ def test_a_document_mongodb_refuses_is_dead_lettered_and_the_partition_keeps_flo
         wait_until(lambda: mongo_db.trades.count_documents({"trade_id": "T-300"}) == 1)
         assert runtime.ready()
     assert mongo_db.trades.count_documents({"trade_id": "T-150"}) == 0
-    [letter] = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5)
+    [letter] = topic_reader(mongo_consumer_settings.trades_dlq_topic, idle_s=0.5, count=1)
     assert letter.key == b"T-150:1:B-1"
     assert letter.headers["dlq.reason"] == b"store_rejected"
     assert b"11000" in letter.headers["dlq.detail"]

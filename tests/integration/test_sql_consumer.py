@@ -151,7 +151,7 @@ def test_lower_version_goes_to_dlq_and_the_table_is_unchanged(
             lambda: runtime.metrics.value("tradestore_dead_letters_total", reason="lower_version") == 1
         )
     assert table.rows() == [("T-1", 2, "B-1", "CP-2")]
-    dead = topic_reader(settings.trades_dlq_topic, idle_s=0.5)
+    dead = topic_reader(settings.trades_dlq_topic, idle_s=0.5, count=1)
     assert [(r.headers["dlq.reason"], r.headers["dlq.sink"]) for r in dead] == [(b"lower_version", b"sql")]
 
 

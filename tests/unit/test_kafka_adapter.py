@@ -117,7 +117,7 @@ def test_redact_text_scrubs_known_secrets_from_driver_messages() -> None:
 
 
 def test_a_producer_that_must_not_block_refuses_at_once_on_a_metadata_miss() -> None:
-    import time
+    import threading
 
     from shared.errors import PublishUnavailable
     from shared.kafka import TradeProducer
@@ -125,13 +125,24 @@ def test_a_producer_that_must_not_block_refuses_at_once_on_a_metadata_miss() -> 
 
     settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", kafka_publish_timeout_s=0.5)
     producer = TradeProducer(settings, block_on_metadata=False)
+    lookup_started, release = threading.Event(), threading.Event()
+
+    def held_lookup(topic: str) -> int:  # a metadata fetch that lasts until the test releases it
+        lookup_started.set()
+        release.wait(30)
+        raise PublishUnavailable("the held lookup ended")
+
+    producer.warm = held_lookup  # type: ignore[method-assign]
     try:
-        started = time.monotonic()
+        # "at once" without a clock: send refuses while the lookup it started is still held; a send
+        # that waited for the lookup would end with the lookup's own error instead
         with pytest.raises(PublishUnavailable, match="not available yet"):
             producer.send("trades", value={"trade_id": "T-1"}, key=b"T-1:1:B-1")
-        assert time.monotonic() - started < 0.2
+        assert lookup_started.wait(5), "the metadata refresh was not started in the background"
+        assert not release.is_set()
         assert not producer.broker_reachable(timeout_s=0.2)
     finally:
+        release.set()
         producer.close(timeout_s=0.1)
 
     blocking = TradeProducer(settings)

@@ -1,4 +1,4 @@
-"""A reproducible mix of trades and, computed through the shared rules, what the stores must hold after it.
+"""A reproducible mix of trades and what the stores must hold after it (the independent model, model.py).
 
 The mix: several books and counterparties, several versions per trade, re-posts of the same key, a
 same-version override with another counterparty, lower (stale) versions after higher ones, and matured
@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from shared.ports import Key, StoreSummary
-from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, plan_batch
 from shared.schema import TradePayload
+from tradestore.regress.model import expected_outcome
 
 BOOKS = [f"B-{i}" for i in range(1, 6)]
 COUNTERPARTIES = [f"CP-{i}" for i in range(1, 9)]
@@ -87,22 +87,6 @@ def build_scenario(n: int, today: date, prefix: str, seed: int = 7) -> Scenario:
         index += 1
     records, rejected = expected_outcome(groups, today)
     return Scenario(prefix, groups, summarize(records.values()), rejected, records)
-
-
-def expected_outcome(
-    groups: dict[str, list[dict[str, Any]]], today: date
-) -> tuple[dict[Key, TradePayload], int]:
-    """Apply the shared version rule to each ordered group: the records that remain, and the rejections."""
-    records: dict[Key, TradePayload] = {}
-    rejected = 0
-    for posts in groups.values():
-        trades = [apply_maturity(TradePayload.model_validate(p), today, MaturedPolicy.FLAG) for p in posts]
-        for planned in plan_batch(((t.key, t) for t in trades), {}):
-            if planned.decision is VersionDecision.REJECT_LOWER_VERSION:
-                rejected += 1
-            else:
-                records[planned.item] = planned.trade
-    return records, rejected
 
 
 def summarize(trades: Any) -> StoreSummary:

@@ -19,9 +19,8 @@ from datetime import date
 from typing import Any
 
 from shared.ports import Key
-from shared.rules import MaturedPolicy, apply_maturity
 from shared.schema import TradePayload
-from tradestore.regress.scenario import expected_outcome
+from tradestore.regress import model
 
 
 @dataclass
@@ -42,14 +41,15 @@ class StoreCheck:
 
 
 def expected_records(acked: dict[str, list[dict[str, Any]]], today: date) -> dict[Key, TradePayload]:
-    """The records the stores must hold: the shared version rule over the acknowledged posts, in order."""
-    records, _rejected = expected_outcome(acked, today)
+    """The records the stores must hold: the independent model (tradestore.regress.model, never the sinks'
+    own shared.rules) over the acknowledged posts, each trade_id's in order."""
+    records, _rejected = model.expected_outcome(acked, today)
     return records
 
 
 def as_accepted(posts: Iterable[dict[str, Any]], today: date) -> list[TradePayload]:
     """Posts as the API would have published them (expired follows the maturity date)."""
-    return [apply_maturity(TradePayload.model_validate(p), today, MaturedPolicy.FLAG) for p in posts]
+    return model.as_accepted(posts, today)
 
 
 def check_store(

@@ -89,6 +89,10 @@ def _lifespan(
         try:
             yield
         finally:
+            for resource in ctx.extras.values():  # what routers opened lazily (the console's sampler)
+                close = getattr(resource, "close", None)
+                if callable(close):
+                    close()
             if outcomes is None and app.state.outcomes is not None:
                 app.state.outcomes.stop()
                 app.state.outcomes = None

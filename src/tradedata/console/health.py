@@ -70,6 +70,7 @@ class Sampler:
         self.samples: deque[tuple[float, dict[str, SinkStatus]]] = deque(maxlen=KEEP_SAMPLES)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def sample(self) -> dict[str, SinkStatus]:
         """Probe every sink now; kept as a sample unless the last one is under a second old."""
@@ -89,9 +90,14 @@ class Sampler:
         self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            time.sleep(SAMPLE_EVERY_S)  # a pacing interval, not synchronisation
+        while not self._closed.wait(SAMPLE_EVERY_S):  # a pacing interval that ends at close()
             self.sample()
+
+    def close(self) -> None:
+        """Stop the background sampler (the app's lifespan calls it at shutdown)."""
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def rates(self, name: str, counter: str) -> list[float]:
         with self._lock:

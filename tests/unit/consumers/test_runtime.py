@@ -418,7 +418,9 @@ def test_idle_ping_turns_readiness_off_and_back_on() -> None:
 def test_consumer_errors_are_skipped_and_eof_is_silent(caplog: pytest.LogCaptureFixture) -> None:
     eof = KafkaError(KafkaError._PARTITION_EOF)
     other = KafkaError(KafkaError._TRANSPORT)
-    runtime, _consumer, sink, _ = make([[Msg(0, None, None, err=eof), Msg(1, None, None, err=other), msg(2)]])
+    runtime, _consumer, sink, producer = make(
+        [[Msg(0, None, None, err=eof), Msg(1, None, None, err=other), msg(2)]]
+    )
     runtime.run()
     runtime._stop.clear()
     assert len(sink.rows) == 1
@@ -426,6 +428,7 @@ def test_consumer_errors_are_skipped_and_eof_is_silent(caplog: pytest.LogCapture
     assert len(errors) == 1, errors  # the transport error only: end of partition is no error
     assert other.str() in errors[0]
     assert all(r.levelno < logging.ERROR for r in caplog.records)
+    assert producer.sent == []  # an error event is no record: nothing dead-lettered for it
 
 
 def test_a_created_date_later_than_the_consumers_clock_is_stored_not_refused() -> None:
@@ -680,3 +683,46 @@ def test_order_is_write_then_dead_letter_acknowledgement_then_offsets_stored() -
         b"lower_version",
         b"undecodable",
     ]
+
+
+def test_a_polled_message_keeps_its_headers_by_name() -> None:
+    from shared.consumer.runtime import to_inbound
+
+    class WithHeaders(Msg):
+        def headers(self) -> list[tuple[str, bytes]] | None:
+            return [("tradestore.principal", b"ingest"), ("redrive.of", b"trades.dlq:0:7")]
+
+    inbound = to_inbound(WithHeaders(3, b"{}", b"k", partition=2))  # type: ignore[arg-type]
+    assert inbound == Inbound(
+        "trades", 2, 3, b"k", b"{}", (("tradestore.principal", b"ingest"), ("redrive.of", b"trades.dlq:0:7"))
+    )
+
+
+class _LateAck(FakeProducer):
+    """Acknowledges each dead letter from another thread, a moment after it was sent (a real broker)."""
+
+    def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+        import threading
+
+        future: Future[Delivery] = Future()
+        threading.Timer(0.05, future.set_result, [Delivery(topic, 0, 0)]).start()
+        return future
+
+
+class _NeverAcks(FakeProducer):
+    def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+        return Future()
+
+
+def test_dead_letters_acknowledged_later_within_the_timeout_are_published() -> None:
+    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
+    assert isinstance(letter, DeadLetter)
+    DeadLetterPublisher(_LateAck(), "dlq", "s", timeout_s=30).publish([letter, letter])  # no raise
+
+
+@pytest.mark.timeout(20)
+def test_dead_letters_never_acknowledged_fail_after_the_timeout_naming_it() -> None:
+    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
+    assert isinstance(letter, DeadLetter)
+    with pytest.raises(DeadLetterUnavailable, match="did not acknowledge: no acknowledgement in time"):
+        DeadLetterPublisher(_NeverAcks(), "dlq", "s", timeout_s=0.1).publish([letter])

@@ -726,3 +726,17 @@ def test_dead_letters_never_acknowledged_fail_after_the_timeout_naming_it() -> N
     assert isinstance(letter, DeadLetter)
     with pytest.raises(DeadLetterUnavailable, match="did not acknowledge: no acknowledgement in time"):
         DeadLetterPublisher(_NeverAcks(), "dlq", "s", timeout_s=0.1).publish([letter])
+
+
+def test_each_dead_letter_is_logged_with_sink_origin_reason_and_detail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, _consumer, sink, _producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    with caplog.at_level(logging.WARNING, logger="shared.consumer"):
+        runtime.process(inbound([Msg(7, b"[1]", b"k", partition=1)]))
+    [line] = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert line == f"{sink.name} dead-lettered trades[1]@7: undecodable (JSON list, not an object)"
+    assert runtime.metrics.value("tradestore_dead_letters_total", reason="undecodable") == 1
+    assert runtime.metrics.value("tradestore_persisted_total") == 0

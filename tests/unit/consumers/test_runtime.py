@@ -740,3 +740,16 @@ def test_each_dead_letter_is_logged_with_sink_origin_reason_and_detail(
     assert line == f"{sink.name} dead-lettered trades[1]@7: undecodable (JSON list, not an object)"
     assert runtime.metrics.value("tradestore_dead_letters_total", reason="undecodable") == 1
     assert runtime.metrics.value("tradestore_persisted_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("sink_name", "role"), [("mongo", "kafkaconsumer"), ("sql", "kafkaconsumermssql"), ("x", "consumer-x")]
+)
+def test_the_consumer_client_id_names_its_role_and_instance(sink_name: str, role: str) -> None:
+    sink = FakeSink()
+    sink.name = sink_name
+    settings = Settings(consumer_instance_id="i7", consumer_retry_initial_s=0.3, consumer_retry_max_s=4.0)
+    runtime = ConsumerRuntime(settings, sink, consumer=FakeConsumer(Clock()), dlq_producer=FakeProducer())
+    assert runtime.client_id == f"{role}-i7"
+    assert (runtime.backoff.initial_s, runtime.backoff.max_s) == (0.3, 4.0)
+    assert not runtime.ready()  # nothing polled, no store checked yet

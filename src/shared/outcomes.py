@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -54,7 +54,7 @@ class Outcome:
         return f"{self.trade_id}:{self.version}:{self.book_id}".encode()
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson writes a dataclass natively: same bytes as asdict, ~10x cheaper
 
 
 def parse_outcome(value: bytes | None) -> Outcome | None:

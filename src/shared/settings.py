@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     consumer_instance_id: str | None = None  # group.instance.id: fast rejoin on restart
     consumer_session_timeout_ms: int = Field(default=6000, ge=1000)
     consumer_heartbeat_interval_ms: int = Field(default=500, ge=100)
+    # --- consumer group protocol (issue 16; docs/scaling.md "Membership on Tansu") ---
+    # CONSUMER_ASSIGNMENT_STRATEGY: librdkafka partition.assignment.strategy; unset = librdkafka's default
+    # (range,roundrobin: eager, every rebalance revokes everything). cooperative-sticky moves only the
+    # partitions that change owner. All members of a group must share a protocol: switch by a full restart.
+    consumer_assignment_strategy: Literal["range", "roundrobin", "cooperative-sticky"] | None = None
     metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no metrics endpoint
 
     # Batch ingest (POST /trades/batch): item count and body size limits; 10,000 trades of ~200 bytes fit.

@@ -34,8 +34,11 @@ class Watermarks(Protocol):
 class Assignment:
     """The partitions a runtime holds (on_assign/on_revoke) and their lag, exported to its registry."""
 
-    def __init__(self, sink: str, registry: CollectorRegistry, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, sink: str, registry: CollectorRegistry, clock: Callable[[], float], incremental: bool = False
+    ) -> None:
         self.sink = sink
+        self.incremental = incremental  # cooperative protocol: on_assign brings additions only
         self.clock = clock
         self.held: set[Partition] = set()
         self.positions: dict[Partition, int] = {}
@@ -65,8 +68,9 @@ class Assignment:
         return 0.0 if self.unassigned_since is None else self.clock() - self.unassigned_since
 
     def assign(self, partitions: Iterable[Partition]) -> None:
-        """The group gave this consumer `partitions` (eager protocol: the whole new assignment)."""
-        new = set(partitions)
+        """The group gave this consumer `partitions`: the whole new assignment (eager protocols) or the
+        partitions added to it (cooperative-sticky)."""
+        new = set(partitions) | (self.held if self.incremental else set())
         self._drop(self.held - new)
         self.held = new
         self._changed()

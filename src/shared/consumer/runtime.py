@@ -73,7 +73,8 @@ class ConsumerRuntime:
         self.backoff = backoff or Backoff(settings.consumer_retry_initial_s, settings.consumer_retry_max_s)
         self._stop = threading.Event()
         self._revoked = False
-        self.assignment = Assignment(writer.name, self.metrics.registry, clock)
+        cooperative = settings.consumer_assignment_strategy == "cooperative-sticky"
+        self.assignment = Assignment(writer.name, self.metrics.registry, clock, cooperative)
         self._polling = False
         self._store_ok = False
         self._last_ping = 0.0

@@ -74,4 +74,6 @@ def consumer_config(settings: Settings, sink_name: str, client_id: str | None = 
     }
     if settings.consumer_instance_id:
         config["group.instance.id"] = settings.consumer_instance_id
+    if settings.consumer_assignment_strategy:
+        config["partition.assignment.strategy"] = settings.consumer_assignment_strategy
     return config

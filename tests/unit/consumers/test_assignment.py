@@ -136,3 +136,25 @@ def test_a_consumer_without_partitions_is_not_ready(path: str) -> None:
     finally:
         assert runtime._probe is not None
         runtime._probe.stop()
+
+
+def test_cooperative_assignments_add_to_what_is_held() -> None:
+    tracker = Assignment("mongo", CollectorRegistry(), Clock(), incremental=True)
+    tracker.assign([("trades", 0)])
+    tracker.assign([("trades", 4)])
+    assert tracker.held == {("trades", 0), ("trades", 4)}
+    tracker.revoke([("trades", 0)])
+    assert tracker.held == {("trades", 4)}
+
+
+def test_the_assignment_strategy_setting_reaches_librdkafka_and_the_runtime() -> None:
+    from tests.unit.consumers.test_runtime import FakeSink
+
+    from shared.consumer import ConsumerRuntime, consumer_config
+    from shared.settings import Settings
+
+    assert "partition.assignment.strategy" not in consumer_config(Settings(), "mongo")
+    coop = Settings(consumer_assignment_strategy="cooperative-sticky")
+    assert consumer_config(coop, "mongo")["partition.assignment.strategy"] == "cooperative-sticky"
+    assert ConsumerRuntime(coop, FakeSink()).assignment.incremental
+    assert not ConsumerRuntime(Settings(), FakeSink()).assignment.incremental

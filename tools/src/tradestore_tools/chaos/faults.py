@@ -7,12 +7,14 @@ it is free, and its log entry says how late); faults on different targets overla
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 
-from tradestore_tools.chaos.schedule import Fault, FaultKind
+from tradestore_tools.chaos import fleet
+from tradestore_tools.chaos.schedule import CHURN, Fault, FaultKind
 from tradestore_tools.chaos.topology import Topology
 from tradestore_tools.faults.proxy import Mode
 
@@ -35,7 +37,8 @@ class Injector:
     def __init__(self, topology: Topology, faults: list[Fault]) -> None:
         self.topology = topology
         self.records = [FaultRecord(f) for f in faults]
-        self.restarts: Counter[str] = Counter()
+        self.restarts: Counter[str] = Counter()  # per instance (killed or scaled down, then back)
+        self.joins: Counter[str] = Counter()  # new-id members per role
         self._locks = {f.target: threading.Lock() for f in faults}
         self._threads: list[threading.Thread] = []
         self._t0 = 0.0
@@ -78,12 +81,8 @@ class Injector:
 
     def _inject(self, fault: Fault) -> None:
         topo, kind = self.topology, fault.kind
-        if kind in (FaultKind.KILL_MONGO_CONSUMER, FaultKind.KILL_SQL_CONSUMER):
-            consumer = topo.consumers[fault.target]
-            consumer.kill()  # SIGKILL: whatever batch it held is neither written nor committed
-            time.sleep(fault.duration_s)
-            consumer.start(timeout_s=120)
-            self.restarts[fault.target] += 1
+        if kind in CHURN:
+            self._churn(fault)
         elif kind in (FaultKind.MONGO_RESTART, FaultKind.POSTGRES_RESTART):
             server = topo.mongo if kind is FaultKind.MONGO_RESTART else topo.postgres
             assert server is not None
@@ -107,3 +106,26 @@ class Injector:
                 time.sleep(fault.duration_s)
             finally:
                 proxy.set_mode(Mode.FORWARD)
+
+    def _churn(self, fault: Fault) -> None:
+        """Membership faults on one sink's group: an instance killed or scaled down and back with its
+        same id, or a member with a new id joining and leaving (tradestore_tools.chaos.fleet)."""
+        topo, kind, role = self.topology, fault.kind, fault.target
+        rng = random.Random(f"{fault.at_s}:{kind.value}")
+        if kind in (FaultKind.JOIN_MONGO_CONSUMER, FaultKind.JOIN_SQL_CONSUMER):
+            self.joins[role] += 1
+            name = f"{role}-join{self.joins[role]}"
+            sink = "mongo" if kind is FaultKind.JOIN_MONGO_CONSUMER else "sql"
+            assert topo.settings is not None
+            joiner = fleet.new_instance(
+                role, sink, name, topo.settings.to_env(), topo.workdir / "logs", False
+            )
+            topo.joiners[name] = joiner
+            fleet.join_and_leave(joiner, fault.duration_s, time.sleep)
+            return
+        member = fleet.pick(topo.consumers, role, rng)
+        if kind in (FaultKind.KILL_MONGO_CONSUMER, FaultKind.KILL_SQL_CONSUMER):
+            fleet.kill_restart(member, fault.duration_s, time.sleep)
+        else:
+            fleet.scale_down_up(member, fault.duration_s, time.sleep)
+        self.restarts[member.name] += 1

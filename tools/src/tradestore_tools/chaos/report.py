@@ -9,6 +9,7 @@ from rich.table import Table
 
 from tradestore.reconcile import Reconciliation
 from tradestore_tools.chaos.run import ChaosResult
+from tradestore_tools.chaos.schedule import CHURN, FaultKind
 from tradestore_tools.chaos.verify import StoreCheck
 
 
@@ -27,6 +28,8 @@ def as_json(result: ChaosResult) -> dict[str, Any]:
             "faults": config.faults,
             "seed": config.seed,
             "concurrency": config.concurrency,
+            "instances": config.instances,
+            "apis": config.apis,
             "window_s": config.window(),
         },
         "prefix": result.prefix,
@@ -46,6 +49,11 @@ def as_json(result: ChaosResult) -> dict[str, Any]:
         "fault_log": _fault_log(result),
         "broker_link_connections": result.link_connections,
         "consumer_restarts": result.restarts,
+        "churn_faults": sum(n for kind, n in result.faults_by_kind.items() if FaultKind(kind) in CHURN),
+        "new_id_joins": result.joins,
+        "assignment_changes": result.assignment_changes,
+        "posts_per_api": result.posts_per_api,
+        "partitions_unheld_at_end": result.unheld,
         "consumers_alive": result.consumers_alive,
         "stores": {s.store: _store_json(s, result.settled.get(s.store, 0.0)) for s in result.stores},
         "reconcile_clean": rec is not None and rec.clean,
@@ -100,6 +108,21 @@ def print_report(result: ChaosResult, console: Console) -> None:
     table = Table(title=f"fault-injection run ({'PASSED' if result.ok else 'FAILED'})")
     table.add_column("figure")
     table.add_column("value", justify="right")
+    for name, value in report_rows(data):
+        table.add_row(name, str(value))
+    console.print(table)
+    for store, s in data["stores"].items():
+        for what in ("lost", "duplicated", "regression", "unexpected"):
+            if s[f"{what}_keys"]:
+                console.print(f"[red]{store} {what}[/red]: {', '.join(s[f'{what}_keys'])}")
+    for record in data["fault_log"]:
+        if record["error"]:
+            console.print(f"[red]fault {record['kind']} failed[/red]: {record['error']}")
+    console.print(f"logs: {data['workdir']}/logs")
+
+
+def report_rows(data: dict[str, Any]) -> list[tuple[str, object]]:
+    """The table's rows, from the JSON figures."""
     rows: list[tuple[str, object]] = [
         ("trades posted", data["posts"]),
         ("answered 2xx (acknowledged)", data["acknowledged_2xx"]),
@@ -107,9 +130,12 @@ def print_report(result: ChaosResult, console: Console) -> None:
         ("503s retried", data["retried_503"]),
         ("connection errors retried", data["connection_errors"]),
         ("posting time (s)", data["posting_s"]),
+        ("API processes (posts each)", ", ".join(str(n) for n in data["posts_per_api"].values())),
+        ("consumer instances per sink", data["command"]["instances"]),
         ("faults injected", data["faults_injected"]),
     ]
     rows += [(f"  {kind}", n) for kind, n in data["faults_by_kind"].items()]
+    rows += [("  of them churn (membership)", data["churn_faults"])]
     rows += [("faults after the last post", data["faults_after_posting"])]
     rows += [("every fault restored", data["faults_restored"])]
     rows += [(f"broker connections via {k}", n) for k, n in data["broker_link_connections"].items()]
@@ -127,17 +153,13 @@ def print_report(result: ChaosResult, console: Console) -> None:
         ("reconcile clean", data["reconcile_clean"]),
         ("API peak RSS (VmHWM, MiB)", data["api_peak_rss_mib"]),
         ("consumer restarts", ", ".join(f"{k} {v}" for k, v in data["consumer_restarts"].items()) or 0),
+        ("new-id joins", ", ".join(f"{k} {v}" for k, v in data["new_id_joins"].items()) or 0),
         ("consumers alive at the end", data["consumers_alive"]),
         ("duration (s)", data["duration_s"]),
     ]
-    for name, value in rows:
-        table.add_row(name, str(value))
-    console.print(table)
-    for store, s in data["stores"].items():
-        for what in ("lost", "duplicated", "regression", "unexpected"):
-            if s[f"{what}_keys"]:
-                console.print(f"[red]{store} {what}[/red]: {', '.join(s[f'{what}_keys'])}")
-    for record in data["fault_log"]:
-        if record["error"]:
-            console.print(f"[red]fault {record['kind']} failed[/red]: {record['error']}")
-    console.print(f"logs: {data['workdir']}/logs")
+    rows += [(f"assignment changes {k}", v) for k, v in data["assignment_changes"].items()]
+    rows += [
+        (f"partitions nobody held at the end ({k})", v or "none")
+        for k, v in data["partitions_unheld_at_end"].items()
+    ]
+    return rows

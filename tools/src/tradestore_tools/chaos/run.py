@@ -19,13 +19,15 @@ from pathlib import Path
 from shared.ports import Key, TradeAudit
 from shared.stores import open_audit
 from tradedata.models import utc_today
-from tradestore.posting import Posting, post_all
+from tradestore.posting import Posting
 from tradestore.reconcile import Reconciliation, reconcile
 from tradestore.regress.scenario import build_scenario, summarize
+from tradestore_tools.chaos import fleet
 from tradestore_tools.chaos.faults import FaultRecord, Injector
-from tradestore_tools.chaos.schedule import plan_faults
+from tradestore_tools.chaos.schedule import NEW_ID, FaultKind, plan_faults
+from tradestore_tools.chaos.spread import post_spread
 from tradestore_tools.chaos.stores import duplicate_keys, wait_settled
-from tradestore_tools.chaos.topology import Topology
+from tradestore_tools.chaos.topology import Strategy, Topology
 from tradestore_tools.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
 
 log = logging.getLogger("tradestore_tools.chaos")
@@ -37,6 +39,11 @@ class ChaosConfig:
     faults: int = 60
     seed: int = 7
     concurrency: int = 8
+    instances: int = 3  # static consumer instances per sink
+    apis: int = 2  # API processes; the posts are dealt over them
+    static: bool = True  # consumer instances as static group members (same id after a restart)
+    strategy: Strategy | None = None  # their partition.assignment.strategy (None: the product default)
+    new_id_joins: bool = True  # churn includes members with a new id (they stall Tansu's groups)
     window_s: float | None = None  # faults are spread over it; default: n / (rate or expected_rate)
     rate: float | None = None  # cap on posts/s (a short run spans its fault window)
     expected_rate: float = 500.0  # posts/s under faults, 8 threads, 2 cores (measured ~750), for the window
@@ -44,7 +51,8 @@ class ChaosConfig:
     publish_timeout_s: float = 2.0  # shorter than the longest faults: some posts get 503
     post_deadline_s: float = 180.0
     settle_s: float = 300.0
-    quiet_s: float = 15.0  # a store whose summary has not changed for this long has settled
+    quiet_s: float = 60.0  # a store whose summary has not changed for this long has settled (Tansu:
+    # a consumer holding every partition was seen reading nothing for 20 s and more while records waited)
     workdir: Path | None = None
 
     def window(self) -> float:
@@ -63,7 +71,11 @@ class ChaosResult:
     faults_by_kind: dict[str, int] = field(default_factory=dict)
     faults_after_posting: int = 0
     faults_restored: bool = False
-    restarts: dict[str, int] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)  # per instance
+    joins: dict[str, int] = field(default_factory=dict)  # new-id members per sink role
+    assignment_changes: dict[str, int] = field(default_factory=dict)  # per instance, from its log
+    posts_per_api: dict[str, int] = field(default_factory=dict)
+    unheld: dict[str, list[int]] = field(default_factory=dict)  # per sink role: partitions nobody holds
     stores: list[StoreCheck] = field(default_factory=list)
     settled: dict[str, float] = field(default_factory=dict)  # store -> seconds waited (<0: never matched)
     reconciliation: Reconciliation | None = None
@@ -90,23 +102,26 @@ def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> C
     workdir = config.workdir or Path(tempfile.mkdtemp(prefix="tradestore-chaos-"))
     result = ChaosResult(config, workdir, prefix=f"C{uuid.uuid4().hex[:8]}-")
     started = time.monotonic()
-    topo = Topology(workdir, config.publish_timeout_s)
+    topo = Topology(
+        workdir,
+        config.publish_timeout_s,
+        instances=config.instances,
+        api_count=config.apis,
+        static=config.static,
+        strategy=config.strategy,
+    )
     try:
         topo.start()
         assert topo.settings is not None
         today = utc_today()
         scenario = build_scenario(config.n, today, result.prefix, seed=config.seed)
-        plan = plan_faults(config.faults, config.window(), config.seed, config.fault_duration_s)
+        kinds = [k for k in FaultKind if config.new_id_joins or k not in NEW_ID]
+        plan = plan_faults(config.faults, config.window(), config.seed, config.fault_duration_s, kinds=kinds)
         injector = Injector(topo, plan)
         t0 = time.monotonic()
         injector.start(t0)
-        result.posting = post_all(
-            scenario.groups,
-            topo.settings.api_url,
-            config.concurrency,
-            config.post_deadline_s,
-            tick,
-            config.rate,
+        result.posting, result.posts_per_api = post_spread(
+            scenario.groups, topo.api_urls, config.concurrency, config.post_deadline_s, tick, config.rate
         )
         posted_at = time.monotonic() - t0
         result.faults_restored = injector.join(timeout_s=config.window() + 600)
@@ -115,10 +130,13 @@ def run_chaos(config: ChaosConfig, tick: Callable[[], None] = lambda: None) -> C
         result.faults_after_posting = sum(r.started_s > posted_at for r in injector.records)
         result.faults_restored &= not any(r.error for r in injector.records)
         result.restarts = dict(injector.restarts)
+        result.joins = dict(injector.joins)
+        result.assignment_changes = fleet.assignment_changes({**topo.consumers, **topo.joiners})
         result.api_peak_rss_kib = topo.api_peak_rss_kib()
         result.link_connections = topo.link_connections()
         result.consumers_alive = all(c.alive() for c in topo.consumers.values())
         verify(result, topo, today)
+        result.unheld = fleet.unheld(fleet.held_at_end(topo.consumers), topo.partitions)  # after settling
     finally:
         topo.stop()
         result.seconds = time.monotonic() - started

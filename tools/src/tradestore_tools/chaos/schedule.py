@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -20,6 +21,11 @@ class FaultKind(enum.StrEnum):
     CONSUMER_BROKER_STALL = "consumers-broker link stall"
     SLOW_MONGO_LINK = "slow mongo link"
     SLOW_SQL_LINK = "slow sql link"
+    # churn: group membership changes (shared.consumer static members; tradestore_tools.chaos.fleet)
+    SCALE_MONGO_CONSUMERS = "scale kafkaconsumer down/up"
+    SCALE_SQL_CONSUMERS = "scale kafkaconsumermssql down/up"
+    JOIN_MONGO_CONSUMER = "new-id join kafkaconsumer"
+    JOIN_SQL_CONSUMER = "new-id join kafkaconsumermssql"
 
 
 # Faults on one target never overlap (a server cannot be stopped twice); faults on different targets may.
@@ -34,7 +40,22 @@ TARGET = {
     FaultKind.CONSUMER_BROKER_STALL: "consumer-link",
     FaultKind.SLOW_MONGO_LINK: "mongo-link",
     FaultKind.SLOW_SQL_LINK: "sql-link",
+    FaultKind.SCALE_MONGO_CONSUMERS: "kafkaconsumer",
+    FaultKind.SCALE_SQL_CONSUMERS: "kafkaconsumermssql",
+    FaultKind.JOIN_MONGO_CONSUMER: "kafkaconsumer",
+    FaultKind.JOIN_SQL_CONSUMER: "kafkaconsumermssql",
 }
+NEW_ID = frozenset({FaultKind.JOIN_MONGO_CONSUMER, FaultKind.JOIN_SQL_CONSUMER})
+CHURN = frozenset(
+    {
+        FaultKind.KILL_MONGO_CONSUMER,
+        FaultKind.KILL_SQL_CONSUMER,
+        FaultKind.SCALE_MONGO_CONSUMERS,
+        FaultKind.SCALE_SQL_CONSUMERS,
+        FaultKind.JOIN_MONGO_CONSUMER,
+        FaultKind.JOIN_SQL_CONSUMER,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -57,16 +78,19 @@ def plan_faults(
     seed: int,
     duration_s: tuple[float, float] = (0.5, 3.0),
     latency_s: tuple[float, float] = (0.05, 0.3),
+    kinds: Collection[FaultKind] = (),
 ) -> list[Fault]:
     """`count` faults at uniform random moments of [0, window_s], sorted by start.
 
     Every kind appears at least once when count >= the number of kinds (a shuffled round of every
-    kind first, then random kinds), so a short run still exercises them all.
+    kind first, then random kinds), so a short run still exercises them all. `kinds` limits the choice
+    (default: every kind).
     """
     rng = random.Random(seed)
-    kinds = list(FaultKind)
-    rng.shuffle(kinds)
-    chosen = kinds[:count] + [rng.choice(list(FaultKind)) for _ in range(count - len(kinds))]
+    allowed = [k for k in FaultKind if not kinds or k in kinds]
+    order = list(allowed)
+    rng.shuffle(order)
+    chosen = order[:count] + [rng.choice(allowed) for _ in range(count - len(order))]
     faults = []
     for kind in chosen:
         slow = kind in (FaultKind.SLOW_MONGO_LINK, FaultKind.SLOW_SQL_LINK)

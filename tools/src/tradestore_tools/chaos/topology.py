@@ -15,9 +15,10 @@ are free ports picked at start, never `tradestore up`'s fixed ones.
 from __future__ import annotations
 
 import contextlib
-import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from pydantic import SecretStr
@@ -29,10 +30,12 @@ from tradestore.local.mongo import EmbeddedMongo
 from tradestore.local.postgres import EmbeddedPostgres
 from tradestore.local.process import ManagedProcess, free_port
 from tradestore.local.services import ServiceProcess
+from tradestore_tools.chaos.fleet import instance_name, new_instance
 from tradestore_tools.chaos.relay import KafkaRelay
 from tradestore_tools.faults.proxy import FaultProxy, Target
 
 LOCAL = "127.0.0.1"
+Strategy = Literal["range", "roundrobin", "cooperative-sticky"]
 SINKS = (("kafkaconsumer", "mongo"), ("kafkaconsumermssql", "sql"))
 API_CLIENT_ID = "tradedata"  # client.id prefixes of the API's and the consumers' Kafka clients
 CONSUMER_CLIENT_ID = "kafkaconsumer"  # also the prefix of kafkaconsumermssql-<instance>
@@ -44,11 +47,17 @@ class Topology:
 
     workdir: Path
     publish_timeout_s: float = 5.0
+    instances: int = 3  # static members per sink
+    api_count: int = 2  # API processes, the load spread over them
+    partitions: int = 12  # of the trades topic: room for every instance plus a joiner
+    static: bool = True  # static members (CONSUMER_INSTANCE_ID); False: dynamic membership
+    strategy: Strategy | None = None  # CONSUMER_ASSIGNMENT_STRATEGY of every instance (None: default)
     broker: EmbeddedBroker | None = None
     mongo: EmbeddedMongo | None = None
     postgres: EmbeddedPostgres | None = None
-    api: ServiceProcess | None = None
-    consumers: dict[str, ServiceProcess] = field(default_factory=dict)
+    apis: list[ServiceProcess] = field(default_factory=list)
+    consumers: dict[str, ServiceProcess] = field(default_factory=dict)  # "<role>-<i>" -> static member
+    joiners: dict[str, ServiceProcess] = field(default_factory=dict)  # new-id members (churn faults)
     api_link: FaultProxy | None = None
     consumer_link: FaultProxy | None = None
     broker_relay: KafkaRelay | None = None
@@ -88,19 +97,31 @@ class Topology:
         self.settings = self._settings(api_port, mongo_link, sql_link)
         self._migrate()
         ensure_topics(self.direct)
+        self._start_services(logs)
+
+    def _start_services(self, logs: Path) -> None:
+        """The API processes, then every sink's static members, all started at once."""
+        assert self.settings is not None
         env = self.settings.to_env()
-        self.api = ServiceProcess("tradedata", ["api"], LOCAL, self.settings.tradedata_port, logs, env)
-        self.api.start(timeout_s=60)
+        self.apis = [
+            ServiceProcess(f"tradedata-{i}", ["api"], LOCAL, port, logs, {**env, "TRADEDATA_PORT": str(port)})
+            for i, port in enumerate(
+                [self.settings.tradedata_port] + [free_port() for _ in range(1, self.api_count)], 1
+            )
+        ]
         for name, sink in SINKS:
-            port = free_port()
-            child = {
-                **env,
-                "LOG_LEVEL": "INFO",
-                "METRICS_PORT": str(port),
-                "CONSUMER_INSTANCE_ID": f"{name}-chaos-{socket.gethostname()}",  # static membership
-            }
-            self.consumers[name] = ServiceProcess(name, ["consume", sink], LOCAL, port, logs, child)
-            self.consumers[name].start(timeout_s=90)
+            for i in range(1, self.instances + 1):
+                member = instance_name(name, i)
+                self.consumers[member] = new_instance(name, sink, member, env, logs, self.static)
+        with ThreadPoolExecutor(max_workers=len(self.apis) + len(self.consumers)) as pool:
+            starting = [pool.submit(api.start, 60) for api in self.apis]
+            starting += [pool.submit(c.start, 120) for c in self.consumers.values()]
+            for future in starting:
+                future.result()
+
+    @property
+    def api_urls(self) -> list[str]:
+        return [api.url for api in self.apis]
 
     def _settings(self, api_port: int, mongo_url: str, sql_url: str) -> Settings:
         assert self.broker_relay is not None
@@ -111,6 +132,8 @@ class Topology:
             kafka_bootstrap_servers=f"{LOCAL}:{self.broker_relay.port}",
             kafka_publish_timeout_s=self.publish_timeout_s,
             tradedata_port=api_port,
+            trades_topic_partitions=self.partitions,
+            consumer_assignment_strategy=self.strategy,
             mongo_url=SecretStr(mongo_url),
             sql_url=SecretStr(sql_url),
         )
@@ -139,18 +162,21 @@ class Topology:
         }
 
     def api_peak_rss_kib(self) -> int:
-        """VmHWM of the API process (its peak resident set), 0 if unknown."""
-        if self.api is None or self.api.proc is None:
-            return 0
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{self.api.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
+        """The largest VmHWM of the API processes (peak resident set), 0 if unknown."""
+        peaks = [0]
+        for api in self.apis:
+            if api.proc is None:
+                continue
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{api.proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]))
+        return max(peaks)
 
     def stop(self) -> None:
         """API, consumers, stores, relays and proxies, then the broker (each one even if another fails)."""
-        parts: list[ManagedProcess | None] = [self.api, *self.consumers.values(), self.mongo]
+        parts: list[ManagedProcess | None] = [*self.apis, *self.consumers.values(), *self.joiners.values()]
+        parts.append(self.mongo)
         for part in parts:
             if part is not None:
                 part.stop()

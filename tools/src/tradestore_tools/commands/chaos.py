@@ -20,6 +20,26 @@ def register(sub: Any) -> None:
     p.add_argument("--faults", type=int, default=60, help="faults to inject (default 60)")
     p.add_argument("--seed", type=int, default=7, help="seed of the scenario and the fault schedule")
     p.add_argument("--concurrency", type=int, default=8, help="posting threads (default 8)")
+    p.add_argument("--instances", type=int, default=3, help="consumer instances per sink (default 3)")
+    p.add_argument("--apis", type=int, default=2, help="API processes, posts dealt over them (default 2)")
+    p.add_argument(
+        "--membership",
+        choices=("static", "dynamic"),
+        default="static",
+        help="consumer group membership of the instances (default static: same id after a restart)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=("default", "cooperative-sticky", "range", "roundrobin"),
+        default="default",
+        help="the instances' CONSUMER_ASSIGNMENT_STRATEGY (default: the product's; see docs/scaling.md)",
+    )
+    p.add_argument(
+        "--churn",
+        choices=("all", "same-id"),
+        default="all",
+        help="membership faults: all (kills, scale down/up, new-id joins) or same-id (no new-id joins)",
+    )
     p.add_argument("--rate", type=float, help="cap on posts per second (default: as fast as it goes)")
     p.add_argument(
         "--window", type=float, help="seconds to spread faults over (default n/rate, n/500 without --rate)"
@@ -51,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
         faults=args.faults,
         seed=args.seed,
         concurrency=args.concurrency,
+        instances=args.instances,
+        apis=args.apis,
+        static=args.membership == "static",
+        strategy=None if args.strategy == "default" else args.strategy,
+        new_id_joins=args.churn == "all",
         window_s=args.window,
         rate=args.rate,
         fault_duration_s=(args.fault_seconds[0], args.fault_seconds[1]),
@@ -58,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         workdir=args.workdir,
     )
     console.print(
-        f"chaos: {config.n} posts, {config.faults} faults over {config.window():.0f}s, seed {config.seed}"
+        f"chaos: {config.n} posts over {config.apis} APIs, {config.instances} instances per sink, "
+        f"{config.faults} faults over {config.window():.0f}s, seed {config.seed}"
     )
     result = run_chaos(config)
     print_report(result, console)

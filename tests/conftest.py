@@ -7,6 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge behaviour, never speed: on a loaded machine (or under coverage/mutation tracing)
+# generation is slow, and the too_slow health check and per-example deadlines would fail correct code.
+settings.register_profile("tradestore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tradestore")
 
 pytest_plugins = ["fixtures.kafka", "fixtures.api", "fixtures.mongo", "fixtures.sql", "fixtures.pipeline"]
 

@@ -31,7 +31,7 @@ def test_short_fault_run_loses_nothing_and_doubles_nothing(tmp_path: Path) -> No
     argv += ["--rate", str(RATE), "--fault-seconds", "0.3", "1.5", "--seed", "11"]
     argv += ["--instances", "1", "--apis", "2", "--churn", "same-id"]
     argv += ["--workdir", str(tmp_path / "run"), "--json", str(report)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=330, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=480, check=False)
     assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads(report.read_text())
     summary = json.dumps({k: v for k, v in data.items() if k != "fault_log"}, indent=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fixtures.consumers import make_trade
+from fixtures.consumers import by_key, expected_store, make_trade
 from fixtures.pipeline import Pipeline, poll
 
 
@@ -12,7 +12,7 @@ def test_duplicate_repost_gives_one_document_and_one_row(pipeline: Pipeline, pre
         assert pipeline.post(trade)[0] == 201
     assert len(pipeline.topic_records(prefix, count=3)) == 3  # three deliveries ...
     mongo, sql = pipeline.wait_stored(prefix, 1)  # ... one record in each store
-    assert mongo == sql
+    assert by_key(mongo) == by_key(sql) == expected_store(trade, trade, trade)
     assert pipeline.dead_letters(prefix) == []  # no primary-key error, nothing refused
 
 
@@ -28,7 +28,10 @@ def test_same_key_with_another_counterparty_overrides_in_both_stores(pipeline: P
             and [t.counterparty_id for t in s[1]] == ["CP-NEW"]
         ),
     )
-    assert mongo == sql
+    want = expected_store(
+        make_trade(trade_id, counterparty_id="CP-OLD"), make_trade(trade_id, counterparty_id="CP-NEW")
+    )
+    assert by_key(mongo) == by_key(sql) == want
 
 
 def test_lower_version_is_rejected_to_the_dead_letter_topic_and_stores_unchanged(
@@ -50,7 +53,13 @@ def test_lower_version_is_rejected_to_the_dead_letter_topic_and_stores_unchanged
         (1, "B-1", "CP-1"),
         (2, "B-1", "CP-1"),
     ]
-    assert mongo == sql
+    want = expected_store(
+        make_trade(trade_id, version=1),
+        make_trade(trade_id, version=2),
+        make_trade(trade_id, version=1, counterparty_id="CP-LATE"),
+        make_trade(trade_id, version=1, book_id="B-OTHER"),
+    )
+    assert by_key(mongo) == by_key(sql) == want
 
 
 def test_higher_version_is_stored_as_a_new_record(pipeline: Pipeline, prefix: str) -> None:
@@ -58,5 +67,6 @@ def test_higher_version_is_stored_as_a_new_record(pipeline: Pipeline, prefix: st
     for version in (1, 3, 3):
         assert pipeline.post(make_trade(trade_id, version=version))[0] == 201
     mongo, sql = pipeline.wait_stored(prefix, 2)
-    assert [t.version for t in mongo] == [1, 3]
-    assert mongo == sql
+    want = expected_store(*(make_trade(trade_id, version=v) for v in (1, 3, 3)))
+    assert [t.version for t in want] == [1, 3]
+    assert by_key(mongo) == by_key(sql) == want

@@ -95,3 +95,44 @@ def test_an_unreachable_server_is_store_unavailable_without_the_password() -> No
         store.write([stored(1)])
     assert "hunter2" not in str(err.value)
     store.close()
+
+
+class _RacingTrades:
+    """The trades collection, with a consumer rewriting one document between expiry's read and its write."""
+
+    def __init__(self, coll: Any, rewrite: str) -> None:
+        self.coll, self.rewrite = coll, rewrite
+
+    def find(self, query: Any) -> list[Any]:
+        docs = list(self.coll.find(query))
+        self.coll.update_one({"trade_id": self.rewrite}, {"$set": {"offset": 99}})  # rewritten meanwhile
+        return docs
+
+    def bulk_write(self, ops: Any, ordered: bool = True) -> Any:
+        return self.coll.bulk_write(ops, ordered=ordered)
+
+
+def test_expiry_rewrites_only_the_documents_it_read_and_leaves_one_rewritten_meanwhile(
+    store: MongoStore, mongo_db: Db
+) -> None:
+    """The conditional rewrite of shared.stores.mongo_writes.expire_matured: a live document stored first
+    is never replaced by a matured one, and a document a consumer rewrote after the read keeps its content."""
+    from shared.stores.mongo_writes import expire_matured
+
+    store.write(
+        [
+            stored(1, trade_id="E-LIVE", maturity_date="2028-01-01"),
+            stored(2, trade_id="E-OLD", maturity_date="2027-01-10"),
+            stored(3, trade_id="E-RACED", maturity_date="2027-01-10"),
+        ]
+    )
+    assert expire_matured(_RacingTrades(mongo_db.trades, "E-RACED"), date(2027, 3, 2), chunk=1) == 1  # type: ignore[arg-type]
+    docs = {
+        d["trade_id"]: d
+        for d in mongo_db.trades.find({}, {"_id": 0, "trade_id": 1, "expired": 1, "offset": 1})
+    }
+    assert docs == {
+        "E-LIVE": {"trade_id": "E-LIVE", "expired": False, "offset": 1},
+        "E-OLD": {"trade_id": "E-OLD", "expired": True, "offset": 2},
+        "E-RACED": {"trade_id": "E-RACED", "expired": False, "offset": 99},  # left to the consumer
+    }

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from fixtures.consumers import make_trade
+from fixtures.consumers import by_key, expected_store, make_trade
 from fixtures.pipeline import Pipeline, poll
+from tradestore.local.services import ServiceProcess
+
+
+def store_retries(consumer: ServiceProcess) -> float:
+    """The consumer's own count of failed store calls it retried (tradestore_retries_total, /metrics)."""
+    with urllib.request.urlopen(consumer.url + "/metrics", timeout=5) as resp:  # noqa: S310
+        text = resp.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "tradestore_retries_total"
+    )
+
 
 BAD_BODIES = [
     (b'{"trade_id": "X",', "application/json", 400),
@@ -53,7 +69,7 @@ def test_consumer_down_then_started_drains_and_persists(local_pipeline: Pipeline
     finally:
         consumer.start(timeout_s=60)
     mongo, sql = local_pipeline.wait_stored(prefix, 20, timeout_s=60)
-    assert mongo == sql
+    assert by_key(mongo) == by_key(sql) == expected_store(*(make_trade(f"{prefix}C-{i}") for i in range(20)))
 
 
 @pytest.mark.local_only
@@ -61,6 +77,8 @@ def test_mongodb_unavailable_then_back_every_trade_eventually_exists(
     local_pipeline: Pipeline, prefix: str
 ) -> None:
     server = local_pipeline.mongo_server()
+    consumer = local_pipeline.consumer("kafkaconsumer")
+    retried_before = store_retries(consumer)
     server.stop()
     try:
         for i in range(20):
@@ -68,13 +86,14 @@ def test_mongodb_unavailable_then_back_every_trade_eventually_exists(
                 local_pipeline.post(make_trade(f"{prefix}M-{i}"))[0] == 201
             )  # the API does not need MongoDB
         poll(lambda: list(local_pipeline.sql.iter_trades(prefix)), lambda sql: len(sql) == 20)
-        time.sleep(1.0)  # let the Mongo consumer fail and back off at least once (the outage is the point)
+        # the outage is the point: the Mongo consumer has failed (and retried) at least once before it ends
+        poll(lambda: store_retries(consumer), lambda n: n > retried_before)
     finally:
         server.start()
     started = time.monotonic()
     mongo, sql = local_pipeline.wait_stored(prefix, 20, timeout_s=60)
     print(f"MongoDB sink caught up {time.monotonic() - started:.1f}s after the server came back")
-    assert mongo == sql
+    assert by_key(mongo) == by_key(sql) == expected_store(*(make_trade(f"{prefix}M-{i}") for i in range(20)))
 
 
 @pytest.mark.local_only
@@ -83,16 +102,18 @@ def test_sql_database_unavailable_then_back_every_row_eventually_exists(
 ) -> None:
     database = local_pipeline.postgres
     assert database is not None
+    consumer = local_pipeline.consumer("kafkaconsumermssql")
+    retried_before = store_retries(consumer)
     database.stop()
     try:
         for i in range(20):
             assert local_pipeline.post(make_trade(f"{prefix}S-{i}"))[0] == 201
         poll(lambda: list(local_pipeline.mongo.iter_trades(prefix)), lambda mongo: len(mongo) == 20)
-        time.sleep(1.0)  # let the SQL consumer fail and back off at least once
+        poll(lambda: store_retries(consumer), lambda n: n > retried_before)  # the SQL consumer failed
     finally:
         database.start()
     started = time.monotonic()
     mongo, sql = local_pipeline.wait_stored(prefix, 20, timeout_s=60)
     print(f"SQL sink caught up {time.monotonic() - started:.1f}s after PostgreSQL came back")
-    assert mongo == sql
+    assert by_key(mongo) == by_key(sql) == expected_store(*(make_trade(f"{prefix}S-{i}") for i in range(20)))
     assert local_pipeline.consumer("kafkaconsumermssql").alive()

@@ -138,6 +138,15 @@ def test_body_over_the_batch_byte_limit_is_413(producer: FakeProducer) -> None:
     with make_client(producer, tradedata_batch_max_body_bytes=2048) as http:
         r = http.post("/trades/batch", json=[LIVE] * 20)
     assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert {k: body[k] for k in ("type", "title", "status")} == {
+        "type": "about:blank",
+        "title": "Request body too large",
+        "status": 413,
+    }
+    assert "2048" in body["detail"]
+    assert producer.sent == []
 
 
 def test_empty_batch_is_processed_with_zero_counts(client: TestClient) -> None:

@@ -191,6 +191,14 @@ def test_unacknowledged_publish_is_503_with_retry_after_never_2xx(mode: str) -> 
     assert body["detail"]
 
 
+def test_the_api_waits_for_the_broker_its_own_publish_timeout_plus_one_second_not_longer() -> None:
+    """Audit survivor (issue 19): the acknowledgement wait made 30 times longer went unnoticed. No clock
+    is read here: the wait the API used is named in the problem (KAFKA_PUBLISH_TIMEOUT_S 0.2 s + 1 s)."""
+    with make_client(FakeProducer("never")) as http:
+        body = assert_problem(http.post("/trades", json=LIVE), 503)
+    assert "within 1.2s" in body["detail"]
+
+
 def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").status_code == 200

@@ -67,15 +67,27 @@ def key(secret: str) -> dict[str, str]:
     return {"X-API-Key": secret}
 
 
+def problem(r: Any, status: int, title: str) -> dict[str, Any]:
+    """The RFC 9457 body of a refusal: type, title, status and a detail, as application/problem+json."""
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    assert {k: body[k] for k in ("type", "title", "status")} == {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+    }
+    assert body["detail"]
+    return body
+
+
 def test_post_without_key_is_401_problem_with_www_authenticate_and_nothing_sent(
     client: TestClient, producer: FakeProducer
 ) -> None:
     r = client.post("/trades", json=LIVE)
-    assert r.status_code == 401
-    assert r.headers["content-type"] == "application/problem+json"
+    body = problem(r, 401, "Authentication required")
     assert r.headers["www-authenticate"].startswith("Bearer")
-    assert r.json()["status"] == 401
-    assert "X-API-Key" in r.json()["detail"]
+    assert "X-API-Key" in body["detail"]
     assert producer.sent == []
 
 
@@ -88,8 +100,7 @@ def test_wrong_key_is_403_and_no_secret_is_echoed_or_logged(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="tradedata.auth"):
         r = client.post("/trades", json=LIVE, headers=headers)
-    assert r.status_code == 403
-    assert r.headers["content-type"] == "application/problem+json"
+    problem(r, 403, "Forbidden")
     presented = next(iter(headers.values())).removeprefix("Bearer ")
     for text in (r.text, caplog.text):
         assert presented not in text
@@ -112,9 +123,7 @@ def test_read_only_key_cannot_post_403_naming_the_scope_and_nothing_is_published
 ) -> None:
     for path, body in (("/trades", LIVE), ("/trades/batch", [LIVE])):
         r = client.post(path, json=body, headers=key(READER))
-        assert r.status_code == 403
-        assert r.headers["content-type"] == "application/problem+json"
-        assert "trades:write" in r.json()["detail"]
+        assert "trades:write" in problem(r, 403, "Forbidden")["detail"]
         assert 'scope="trades:write"' in r.headers["www-authenticate"]
     assert producer.sent == []
 
@@ -128,9 +137,10 @@ def test_batch_needs_the_write_scope_and_every_record_carries_the_principal(
     assert producer.headers == [[(PRINCIPAL_HEADER, b"ingest")]] * 2
 
 
-def test_a_valid_key_next_to_a_wrong_one_is_refused(client: TestClient) -> None:
+def test_a_valid_key_next_to_a_wrong_one_is_refused(client: TestClient, producer: FakeProducer) -> None:
     headers = {**key(WRITER), "Authorization": "Bearer wrong"}
-    assert client.post("/trades", json=LIVE, headers=headers).status_code == 403
+    problem(client.post("/trades", json=LIVE, headers=headers), 403, "Forbidden")
+    assert producer.sent == []
 
 
 def test_auth_is_checked_before_the_body_is_read(client: TestClient) -> None:

@@ -7,6 +7,7 @@ with the dead-letter reason. The API turns them into answers (`Prefer: wait`, GE
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 from shared.consumer.batch import DeadLetter, Plan, Reason
 from shared.errors import PublishUnavailable, StoreUnavailable
+from shared.kafka import TradeProducer
 from shared.outcomes import Outcome, State
 from shared.ports import WriteResult
 from shared.schema import TradePayload
@@ -119,6 +121,8 @@ class OutcomePublisher:
 
     def publish(self, outcomes: Sequence[Outcome]) -> None:
         """Send and wait; raise OutcomesUnavailable unless every event was acknowledged."""
+        if isinstance(self.producer, TradeProducer):
+            return self._publish_many(self.producer, outcomes)
         futures: list[Future[Any]] = []
         for outcome in outcomes:
             try:
@@ -134,3 +138,48 @@ class OutcomePublisher:
                 errors.append(str(exc) or "no acknowledgement in time")
         if errors:
             raise OutcomesUnavailable(f"outcomes topic {self.topic!r} did not acknowledge: {errors[0]}")
+
+    def _publish_many(self, producer: TradeProducer, outcomes: Sequence[Outcome]) -> None:
+        """The same through `send_many`: one callback per record and one wait, no Future per record (the
+        per-record Futures were ~20% of a draining consumer's samples, issue 14)."""
+        acked = _Acks(len(outcomes))
+        records = ((o.trade_id, o.record_key(), o.to_bytes()) for o in outcomes)
+        try:
+            queued = producer.send_many(self.topic, records, acked.delivered)
+        except PublishUnavailable as exc:
+            raise OutcomesUnavailable(f"outcomes topic {self.topic!r}: {exc}") from None
+        acked.forget(len(outcomes) - queued)
+        if queued < len(outcomes):
+            raise OutcomesUnavailable(f"outcomes topic {self.topic!r}: producer queue full")
+        if not acked.done.wait(self.timeout_s):
+            raise OutcomesUnavailable(
+                f"outcomes topic {self.topic!r} did not acknowledge: no acknowledgement in time"
+            )
+        if acked.errors:
+            raise OutcomesUnavailable(f"outcomes topic {self.topic!r} did not acknowledge: {acked.errors[0]}")
+
+
+class _Acks:
+    """Delivery reports of one publish, counted down on the delivery thread."""
+
+    def __init__(self, count: int) -> None:
+        self._lock = threading.Lock()
+        self._pending = count
+        self.errors: list[str] = []
+        self.done = threading.Event()
+        if count == 0:
+            self.done.set()
+
+    def delivered(self, _index: int, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self.errors.append(err.str())
+        self.forget(1)
+
+    def forget(self, count: int) -> None:
+        if count <= 0:
+            return
+        with self._lock:
+            self._pending -= count
+            finished = self._pending <= 0
+        if finished:
+            self.done.set()

@@ -123,6 +123,10 @@ def test_mssql_merge_parses_as_tsql_and_holds_the_race_guard() -> None:
     updates = flat.split("WHEN MATCHED THEN UPDATE SET", 1)[1].split("WHEN NOT MATCHED", 1)[0]
     assert "t.trade_id" not in updates
     assert "t.principal = s.principal" in updates
+    # an override rewrites every non-key field; expired above all (an audit survivor of issue 19: a MERGE
+    # that no longer updated expired kept a matured trade live)
+    for column in ("counterparty_id", "maturity_date", "created_date", "expired"):
+        assert f"t.{column} = s.{column}" in updates, column
 
 
 @pytest.mark.parametrize("dialect_name", ["postgresql", "sqlite"])
@@ -131,6 +135,8 @@ def test_postgres_and_sqlite_upsert_on_conflict_returns_the_written_keys(dialect
     assert sql.startswith("WITH s(")
     assert "ON CONFLICT (trade_id, version, book_id) DO UPDATE SET" in sql
     flat = " ".join(sql.split())
+    for column in ("counterparty_id", "maturity_date", "created_date", "expired", "principal"):
+        assert f"{column} = excluded.{column}" in flat, column
     assert (
         "WHERE NOT (EXISTS (SELECT * FROM trades AS h "
         "WHERE h.trade_id = s.trade_id AND h.version > s.version))" in flat

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from shared.consumer import ConsumerRuntime, consumer_config
-from shared.consumer.batch import Inbound, Reason, decode, next_offsets
+from shared.consumer.batch import DeadLetter, Inbound, Reason, decode, next_offsets
 from shared.consumer.dlq import DeadLetterPublisher, DeadLetterUnavailable
 from shared.consumer.retry import Backoff
 from shared.errors import PublishUnavailable, StoreUnavailable
@@ -372,16 +373,17 @@ def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
             return future
 
     letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
-    assert not isinstance(letter, type(None))
+    assert isinstance(letter, DeadLetter)
+    assert letter.reason is Reason.UNDECODABLE
     with pytest.raises(DeadLetterUnavailable, match="broker gone"):
-        DeadLetterPublisher(Failing(), "dlq", "s").publish([letter])  # type: ignore[list-item]
+        DeadLetterPublisher(Failing(), "dlq", "s").publish([letter])
 
     class Full(FakeProducer):
         def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
             raise PublishUnavailable("producer queue is full")
 
     with pytest.raises(DeadLetterUnavailable, match="queue is full"):
-        DeadLetterPublisher(Full(), "dlq", "s").publish([letter])  # type: ignore[list-item]
+        DeadLetterPublisher(Full(), "dlq", "s").publish([letter])
 
 
 def test_store_down_at_start_is_retried_and_stop_ends_cleanly() -> None:
@@ -416,11 +418,29 @@ def test_idle_ping_turns_readiness_off_and_back_on() -> None:
 def test_consumer_errors_are_skipped_and_eof_is_silent(caplog: pytest.LogCaptureFixture) -> None:
     eof = KafkaError(KafkaError._PARTITION_EOF)
     other = KafkaError(KafkaError._TRANSPORT)
-    runtime, _consumer, sink, _ = make([[Msg(0, None, None, err=eof), Msg(1, None, None, err=other), msg(2)]])
+    runtime, _consumer, sink, producer = make(
+        [[Msg(0, None, None, err=eof), Msg(1, None, None, err=other), msg(2)]]
+    )
     runtime.run()
     runtime._stop.clear()
     assert len(sink.rows) == 1
-    assert "consumer error" in caplog.text
+    errors = [r.getMessage() for r in caplog.records if "consumer error" in r.getMessage()]
+    assert len(errors) == 1, errors  # the transport error only: end of partition is no error
+    assert other.str() in errors[0]
+    assert all(r.levelno < logging.ERROR for r in caplog.records)
+    assert producer.sent == []  # an error event is no record: nothing dead-lettered for it
+
+
+def test_a_created_date_later_than_the_consumers_clock_is_stored_not_refused() -> None:
+    """Audit survivor (issue 19): created_date <= today is the API's check with its clock; a consumer whose
+    clock is behind (here a day) must store the trade, not dead-letter it."""
+    runtime, _consumer, sink, producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    tomorrow = "2025-10-02"  # TODAY is 2025-10-01 for the consumer
+    runtime.process(inbound([msg(0, created_date=tomorrow, maturity_date="2026-01-15")]))
+    assert list(sink.rows) == [(SAMPLE_TRADE["trade_id"], SAMPLE_TRADE["version"], SAMPLE_TRADE["book_id"])]
+    assert producer.sent == []
 
 
 def test_offsets_store_failure_after_revocation_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
@@ -609,3 +629,100 @@ def test_every_processed_record_gets_one_outcome_before_its_offset_is_stored() -
     assert (
         len(consumer.stored) == stored_before + 1
     )  # offsets stored once, after the outcomes were acknowledged
+
+
+class _LoggedFuture(Future[Delivery]):
+    """A delivery future that logs when the runtime waits for the acknowledgement (result())."""
+
+    def __init__(self, log: list[str], topic: str) -> None:
+        super().__init__()
+        self._log, self._topic = log, topic
+
+    def result(self, timeout: float | None = None) -> Delivery:
+        self._log.append(f"ack {self._topic}")
+        return super().result(timeout)
+
+
+def test_order_is_write_then_dead_letter_acknowledgement_then_offsets_stored() -> None:
+    """The order guarantee as order (a recording fake logs every call), not only as the final state."""
+    log: list[str] = []
+    runtime, consumer, sink, producer = make()
+    runtime.run()  # builds the pipeline; no batch yet
+    runtime._stop.clear()
+    sink.rows[("T-OLD", 5, "B-1")] = StoredTrade(
+        TradePayload.model_validate(trade(trade_id="T-OLD", version=5)),
+        0,
+        0,
+        datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    write, send, store = sink.write, producer.send, consumer.store_offsets
+
+    def logged_write(records: Sequence[StoredTrade]) -> WriteResult:
+        log.append("write")
+        return write(records)
+
+    def logged_send(topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+        log.append(f"send {topic}")
+        future = _LoggedFuture(log, topic)
+        future.set_result(send(topic, value, key, headers).result())
+        return future
+
+    def logged_store(offsets: list[TopicPartition]) -> None:
+        log.append("store")
+        store(offsets)
+
+    sink.write, producer.send, consumer.store_offsets = logged_write, logged_send, logged_store  # type: ignore[method-assign]
+    runtime.process(
+        inbound([msg(0, trade_id="T-NEW"), Msg(1, b"nope", b"k"), msg(2, trade_id="T-OLD", version=1)])
+    )
+    dlq = [entry for entry in log if "trades.outcomes" not in entry]  # the verdicts topic is checked apart
+    assert dlq == ["write", "send dlq", "send dlq", "ack dlq", "ack dlq", "store"]
+    assert log[-1] == "store"  # the verdicts too are acknowledged before the offsets
+    assert consumer.stored == [[(0, 3)]]
+    assert sorted(letter["headers"]["dlq.reason"] for letter in producer.sent) == [
+        b"lower_version",
+        b"undecodable",
+    ]
+
+
+def test_a_polled_message_keeps_its_headers_by_name() -> None:
+    from shared.consumer.runtime import to_inbound
+
+    class WithHeaders(Msg):
+        def headers(self) -> list[tuple[str, bytes]] | None:
+            return [("tradestore.principal", b"ingest"), ("redrive.of", b"trades.dlq:0:7")]
+
+    inbound = to_inbound(WithHeaders(3, b"{}", b"k", partition=2))  # type: ignore[arg-type]
+    assert inbound == Inbound(
+        "trades", 2, 3, b"k", b"{}", (("tradestore.principal", b"ingest"), ("redrive.of", b"trades.dlq:0:7"))
+    )
+
+
+class _LateAck(FakeProducer):
+    """Acknowledges each dead letter from another thread, a moment after it was sent (a real broker)."""
+
+    def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+        import threading
+
+        future: Future[Delivery] = Future()
+        threading.Timer(0.05, future.set_result, [Delivery(topic, 0, 0)]).start()
+        return future
+
+
+class _NeverAcks(FakeProducer):
+    def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+        return Future()
+
+
+def test_dead_letters_acknowledged_later_within_the_timeout_are_published() -> None:
+    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
+    assert isinstance(letter, DeadLetter)
+    DeadLetterPublisher(_LateAck(), "dlq", "s", timeout_s=30).publish([letter, letter])  # no raise
+
+
+@pytest.mark.timeout(20)
+def test_dead_letters_never_acknowledged_fail_after_the_timeout_naming_it() -> None:
+    letter = decode(Inbound("t", 0, 0, b"k", b"x"), TODAY)
+    assert isinstance(letter, DeadLetter)
+    with pytest.raises(DeadLetterUnavailable, match="did not acknowledge: no acknowledgement in time"):
+        DeadLetterPublisher(_NeverAcks(), "dlq", "s", timeout_s=0.1).publish([letter])

@@ -51,8 +51,10 @@ class ChaosConfig:
     publish_timeout_s: float = 2.0  # shorter than the longest faults: some posts get 503
     post_deadline_s: float = 180.0
     settle_s: float = 300.0
-    quiet_s: float = 60.0  # a store whose summary has not changed for this long has settled (Tansu:
-    # a consumer holding every partition was seen reading nothing for 20 s and more while records waited)
+    quiet_s: float = 180.0  # a store whose summary has not changed for this long has settled: a MongoDB
+    # consumer holding every partition was seen reading nothing for 80 s with ~300 records waiting (and the
+    # full run needed 162 s to settle); a passing run returns as soon as the stores match
+
     workdir: Path | None = None
 
     def window(self) -> float:

@@ -18,6 +18,7 @@ from shared.settings import Settings, load_settings
 from shared.stores import open_reader
 from tradedata import console
 from tradedata.auth import ADMIN, READ, WRITE, Authenticator, scope_guard
+from tradedata.auth.policy import auth_problem
 from tradedata.context import ApiContext
 from tradedata.hotpath import HotPath
 from tradedata.models import utc_today
@@ -39,7 +40,7 @@ def create_app(
     """Build the API. Producer, reader and outcomes may be injected (tests); otherwise the lifespan opens
     them (outcomes only along with its own producer: an injected producer means there is no broker)."""
     cfg = settings or load_settings()
-    refused = cfg.api_auth_problem()
+    refused = auth_problem(cfg)
     if refused:
         raise RuntimeError(refused)
     ctx = ApiContext(cfg, clock, Authenticator.from_settings(cfg), producer, reader)

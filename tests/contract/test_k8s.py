@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from shared.settings import PLACEHOLDER_SECRETS, Settings
+from tradedata.auth.policy import auth_problem
 from tradestore.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,7 +291,7 @@ def refusal(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, api: bool) -> 
         settings = load_settings_from(env, monkeypatch)
     except ValueError as error:  # pydantic's ValidationError
         return str(error)
-    return settings.api_auth_problem() if api else None
+    return auth_problem(settings) if api else None
 
 
 @pytest.mark.parametrize("service", list(WORKLOADS.values()))

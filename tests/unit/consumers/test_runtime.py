@@ -679,6 +679,9 @@ def test_order_is_write_then_dead_letter_acknowledgement_then_offsets_stored() -
     assert dlq == ["write", "send dlq", "send dlq", "ack dlq", "ack dlq", "store"]
     assert log[-1] == "store"  # the verdicts too are acknowledged before the offsets
     assert consumer.stored == [[(0, 3)]]
+    written = sink.rows[("T-NEW", SAMPLE_TRADE["version"], SAMPLE_TRADE["book_id"])]
+    assert (written.partition, written.offset) == (0, 0)
+    assert written.persisted_at == datetime(2025, 10, 1, tzinfo=UTC)  # the runtime's clock, not None
     assert sorted(letter["headers"]["dlq.reason"] for letter in producer.sent) == [
         b"lower_version",
         b"undecodable",

@@ -136,3 +136,52 @@ def test_expiry_rewrites_only_the_documents_it_read_and_leaves_one_rewritten_mea
         "E-OLD": {"trade_id": "E-OLD", "expired": True, "offset": 2},
         "E-RACED": {"trade_id": "E-RACED", "expired": False, "offset": 99},  # left to the consumer
     }
+
+
+def test_setup_creates_the_unique_key_and_version_indexes(store: MongoStore, mongo_db: Db) -> None:
+    """By their fields (nx-27017 names indexes itself and keeps no direction: docs/nx-27017-gaps.md)."""
+    indexes = {tuple(i["key"]): bool(i.get("unique")) for i in mongo_db.trades.list_indexes()}
+    assert indexes[("trade_id", "version", "book_id")] is True  # one record per business key
+    assert ("trade_id", "version") in indexes  # the max-version lookup
+
+
+def test_setup_seeds_the_heads_of_trades_stored_before_heads_existed(mongo_url: str, mongo_db: Db) -> None:
+    """The upgrade path: documents without heads get a head at their highest version, once."""
+    mongo_db.trades.insert_many(
+        [
+            {
+                **SAMPLE_TRADE,
+                "trade_id": "U-1",
+                "version": 1,
+                "partition": 0,
+                "offset": 1,
+                "persisted_at": NOW,
+            },
+            {
+                **SAMPLE_TRADE,
+                "trade_id": "U-1",
+                "version": 3,
+                "partition": 0,
+                "offset": 2,
+                "persisted_at": NOW,
+            },
+            {
+                **SAMPLE_TRADE,
+                "trade_id": "U-2",
+                "version": 2,
+                "partition": 0,
+                "offset": 3,
+                "persisted_at": NOW,
+            },
+        ]
+    )
+    store = MongoStore(mongo_url, mongo_db.name, "trades")
+    try:
+        store.setup()
+        assert sorted((h["_id"], h["version"]) for h in mongo_db.trades_heads.find()) == [
+            ("U-1", 3),
+            ("U-2", 2),
+        ]
+        assert store.write([stored(9, trade_id="U-1", version=2)]).stale  # below the seeded head
+    finally:
+        store.close()

@@ -679,6 +679,9 @@ def test_order_is_write_then_dead_letter_acknowledgement_then_offsets_stored() -
     assert dlq == ["write", "send dlq", "send dlq", "ack dlq", "ack dlq", "store"]
     assert log[-1] == "store"  # the verdicts too are acknowledged before the offsets
     assert consumer.stored == [[(0, 3)]]
+    written = sink.rows[("T-NEW", SAMPLE_TRADE["version"], SAMPLE_TRADE["book_id"])]
+    assert (written.partition, written.offset) == (0, 0)
+    assert written.persisted_at == datetime(2025, 10, 1, tzinfo=UTC)  # the runtime's clock, not None
     assert sorted(letter["headers"]["dlq.reason"] for letter in producer.sent) == [
         b"lower_version",
         b"undecodable",
@@ -726,3 +729,30 @@ def test_dead_letters_never_acknowledged_fail_after_the_timeout_naming_it() -> N
     assert isinstance(letter, DeadLetter)
     with pytest.raises(DeadLetterUnavailable, match="did not acknowledge: no acknowledgement in time"):
         DeadLetterPublisher(_NeverAcks(), "dlq", "s", timeout_s=0.1).publish([letter])
+
+
+def test_each_dead_letter_is_logged_with_sink_origin_reason_and_detail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, _consumer, sink, _producer = make()
+    runtime.run()
+    runtime._stop.clear()
+    with caplog.at_level(logging.WARNING, logger="shared.consumer"):
+        runtime.process(inbound([Msg(7, b"[1]", b"k", partition=1)]))
+    [line] = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert line == f"{sink.name} dead-lettered trades[1]@7: undecodable (JSON list, not an object)"
+    assert runtime.metrics.value("tradestore_dead_letters_total", reason="undecodable") == 1
+    assert runtime.metrics.value("tradestore_persisted_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("sink_name", "role"), [("mongo", "kafkaconsumer"), ("sql", "kafkaconsumermssql"), ("x", "consumer-x")]
+)
+def test_the_consumer_client_id_names_its_role_and_instance(sink_name: str, role: str) -> None:
+    sink = FakeSink()
+    sink.name = sink_name
+    settings = Settings(consumer_instance_id="i7", consumer_retry_initial_s=0.3, consumer_retry_max_s=4.0)
+    runtime = ConsumerRuntime(settings, sink, consumer=FakeConsumer(Clock()), dlq_producer=FakeProducer())
+    assert runtime.client_id == f"{role}-i7"
+    assert (runtime.backoff.initial_s, runtime.backoff.max_s) == (0.3, 4.0)
+    assert not runtime.ready()  # nothing polled, no store checked yet

@@ -251,3 +251,10 @@ def test_every_client_names_its_role() -> None:
     assert role_client_id("kafkaconsumer", settings) == "kafkaconsumer-i-1"
     assert consumer_config(settings, "mongo", "kafkaconsumer-i-1")["client.id"] == "kafkaconsumer-i-1"
     assert producer_config(settings, "tradedata")["client.id"] == "tradedata"
+
+
+def test_consumers_fetch_wait_follows_the_batch_wait() -> None:
+    from shared.kafka import consumer_config
+
+    assert consumer_config(Settings(consumer_batch_timeout_ms=40), "mongo")["fetch.wait.max.ms"] == 40
+    assert consumer_config(Settings(), "sql")["fetch.wait.max.ms"] == Settings().consumer_batch_timeout_ms

@@ -1,7 +1,9 @@
 """Benchmark: the MongoDB sink draining a pre-filled topic vs raw bulk_write on the same server.
 
-The raw figure issues the same write operations the sink issues for fresh trades (head raises, then
-upserts on `_id`; see shared.stores.mongo_writes), straight to the server, same batch size. The rate of
+The raw figure issues the same write operations the sink issues for fresh trades (first heads inserted,
+then upserts on `_id`; see shared.stores.mongo_writes), straight to the server, same batch size; plain
+inserts of the documents alone (the raw figure before the version guard) are printed as a fixed yardstick.
+During the drain it prints the CPU seconds of nx-27017, of the broker and of this process. The rate of
 upserts filtered on the business key is printed too, for reference: nx-27017's upserts on anything but
 `_id` slow down as the collection grows.
 
@@ -27,6 +29,7 @@ from tradestore.local.kafka import EmbeddedBroker
 from tradestore.local.mongo import EmbeddedMongo
 from tradestore.local.process import free_port
 from tradestore_tools.bench.cpu import cpu_s
+from tradestore_tools.bench.raw import mongo_docs_rate as docs_rate
 from tradestore_tools.bench.raw import mongo_raw_rate as raw_rate
 from tradestore_tools.bench.raw import trade
 
@@ -99,6 +102,8 @@ def main() -> None:
             print(f"filled topic with {args.n} trades in {time.perf_counter() - t0:.1f}s")
             raw = raw_rate(mongo.url, args.n, args.batch)
             print(f"raw bulk_write, the sink's write mix (batch {args.batch}): {raw:,.0f} docs/s")
+            docs = docs_rate(mongo.url, args.n, args.batch)
+            print(f"raw bulk inserts of the documents alone (25dce28's raw figure): {docs:,.0f} docs/s")
             upserts_n = min(args.n, 2000)
             upsert_raw = raw_rate(mongo.url, upserts_n, args.batch, upsert_only=True)
             print(f"raw upserts on the key ({upserts_n} docs, for reference): {upsert_raw:,.0f} docs/s")

@@ -49,6 +49,7 @@ class MongoStore:
         self.collection_name = collection
         self.timeout_ms = timeout_ms
         self._client: MongoClient[Document] | None = None
+        self._new_ids: set[str] = set()  # trade_ids the last max_versions found no version of
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MongoStore:
@@ -106,7 +107,9 @@ class MongoStore:
         if not trade_ids:
             return {}
         with self._translate("reading max versions"):
-            return self._max_versions({"trade_id": {"$in": sorted(trade_ids)}})
+            found = self._max_versions({"trade_id": {"$in": sorted(trade_ids)}})
+        self._new_ids = set(trade_ids).difference(found)  # a hint for the next write (first heads)
+        return found
 
     def _max_versions(self, match: Document) -> dict[str, int]:
         pipeline: list[Document] = [
@@ -131,7 +134,7 @@ class MongoStore:
         if not records:
             return WriteResult(written=0)
         with self._translate("writing trades"):
-            return write_batch(self._coll(), self._coll("_heads"), records)
+            return write_batch(self._coll(), self._coll("_heads"), records, self._new_ids)
 
     # --- reader ------------------------------------------------------------------------------------
     def versions(self, trade_id: str) -> list[StoredTrade]:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from urllib.parse import unquote
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection as MongoCollection
@@ -75,7 +76,9 @@ class MongoStore:
         except (StoreUnavailable, StoreRejected):
             raise
         except PyMongoError as exc:
-            text = f"MongoDB at {redact_url(self._url)} {action}: {redact_text(str(exc), [self._url])}"
+            text = (
+                f"MongoDB at {redact_url(self._url)} {action}: {redact_text(str(exc), _secrets(self._url))}"
+            )
             if isinstance(exc, ConnectionFailure) or _transient(exc):
                 raise StoreUnavailable(text) from None
             if isinstance(exc, OperationFailure):
@@ -183,6 +186,12 @@ class MongoStore:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _secrets(url: str) -> list[str]:
+    """The URL and its password, as written and percent-decoded: a driver message may echo any of them."""
+    password = url.partition("://")[2].split("/", 1)[0].rpartition("@")[0].partition(":")[2]
+    return [url, password, unquote(password)]
 
 
 def _transient(exc: PyMongoError) -> bool:

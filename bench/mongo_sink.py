@@ -1,7 +1,9 @@
 """Benchmark: the MongoDB sink draining a pre-filled topic vs raw bulk_write on the same server.
 
-The raw figure issues the same write operations the sink issues for fresh trades (head raises, then
-upserts on `_id`; see shared.stores.mongo_writes), straight to the server, same batch size. The rate of
+The raw figure issues the same write operations the sink issues for fresh trades (first heads inserted,
+then upserts on `_id`; see shared.stores.mongo_writes), straight to the server, same batch size; plain
+inserts of the documents alone (the raw figure before the version guard) are printed as a fixed yardstick.
+During the drain it prints the CPU seconds of nx-27017, of the broker and of this process. The rate of
 upserts filtered on the business key is printed too, for reference: nx-27017's upserts on anything but
 `_id` slow down as the collection grows.
 
@@ -26,6 +28,8 @@ from shared.stores import open_writer
 from tradestore.local.kafka import EmbeddedBroker
 from tradestore.local.mongo import EmbeddedMongo
 from tradestore.local.process import free_port
+from tradestore_tools.bench.cpu import cpu_s
+from tradestore_tools.bench.raw import mongo_docs_rate as docs_rate
 from tradestore_tools.bench.raw import mongo_raw_rate as raw_rate
 from tradestore_tools.bench.raw import trade
 
@@ -41,7 +45,7 @@ def fill_topic(settings: Settings, n: int) -> None:
     producer.close()
 
 
-def sink_rate(settings: Settings, n: int) -> tuple[float, float]:
+def sink_rate(settings: Settings, n: int, server_pid: int = 0, broker_pid: int = 0) -> tuple[float, float]:
     """Persisted trades/s through the runtime, timed from the first persisted batch to the last."""
     runtime = ConsumerRuntime(settings, open_writer(settings, "mongo"))
     thread = threading.Thread(target=runtime.run, daemon=True)
@@ -54,9 +58,18 @@ def sink_rate(settings: Settings, n: int) -> tuple[float, float]:
     while persisted() == 0:
         time.sleep(0.01)
     t_first, first = time.perf_counter(), persisted()
+    s0, c0 = cpu_s(server_pid) if server_pid else 0.0, time.process_time()
+    b0 = cpu_s(broker_pid) if broker_pid else 0.0
     while persisted() < n:
         time.sleep(0.01)
     t_end = time.perf_counter()
+    if server_pid:
+        wall, server, client = t_end - t_first, cpu_s(server_pid) - s0, time.process_time() - c0
+        broker = cpu_s(broker_pid) - b0 if broker_pid else 0.0
+        print(
+            f"drain {wall:.2f}s: nx-27017 CPU {server:.2f}s ({server / wall:.0%}), broker CPU {broker:.2f}s"
+            f" ({broker / wall:.0%}), consumer process CPU {client:.2f}s ({client / wall:.0%})"
+        )
     runtime.stop()
     thread.join(30)
     return (n - first) / (t_end - t_first), t_first - t_start
@@ -89,10 +102,13 @@ def main() -> None:
             print(f"filled topic with {args.n} trades in {time.perf_counter() - t0:.1f}s")
             raw = raw_rate(mongo.url, args.n, args.batch)
             print(f"raw bulk_write, the sink's write mix (batch {args.batch}): {raw:,.0f} docs/s")
+            docs = docs_rate(mongo.url, args.n, args.batch)
+            print(f"raw bulk inserts of the documents alone (25dce28's raw figure): {docs:,.0f} docs/s")
             upserts_n = min(args.n, 2000)
             upsert_raw = raw_rate(mongo.url, upserts_n, args.batch, upsert_only=True)
             print(f"raw upserts on the key ({upserts_n} docs, for reference): {upsert_raw:,.0f} docs/s")
-            sink, join_s = sink_rate(settings, args.n)
+            pids = [p.proc.pid if p.proc else 0 for p in (mongo, broker)]
+            sink, join_s = sink_rate(settings, args.n, *pids)
             print(f"sink through the runtime: {sink:,.0f} trades/s (group join + first batch {join_s:.1f}s)")
             print(f"ratio sink/raw: {sink / raw:.0%} (target >= 70%)")
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 
 from fixtures.consumers import numbered_trade, running_runtime
 from fixtures.fake_store import FakeStore
@@ -64,3 +64,46 @@ def test_only_the_member_holding_a_partition_is_ready_and_the_other_takes_over(k
         assert second.assignment.held == {(topic, 0)}
         publish(kafka_bootstrap, topic, RECORDS, 5)
         wait_until(lambda: len(second_store.rows) == (5 if held_by_first else RECORDS + 5))
+
+
+def assignment_changes(runtime: ConsumerRuntime) -> float:
+    value = runtime.metrics.registry.get_sample_value("tradestore_assignment_changes_total", {"sink": "fake"})
+    return value or 0.0
+
+
+def rebalanced(other: Consumer, runtime: ConsumerRuntime, before: float) -> bool:
+    """Serve the other member's group protocol; true once the runtime was revoked and assigned again."""
+    other.poll(0.1)
+    return assignment_changes(runtime) >= before + 2
+
+
+def test_partitions_paused_during_a_store_outage_read_again_after_a_rebalance(kafka_bootstrap: str) -> None:
+    """Issue 16's silent stall: the store goes down (the runtime pauses its partitions and retries), a
+    member joins and leaves (two rebalances), the store comes back: every record must be written.
+
+    librdkafka keeps an application pause across revoke and re-assignment; before the fix the runtime
+    resumed only what it held after the revocation (nothing), so it held the partition, reported ready,
+    and never fetched again."""
+    topic = create_topic(kafka_bootstrap, f"pause-{uuid.uuid4().hex[:8]}", partitions=1)
+    group = f"pause-{uuid.uuid4().hex[:8]}"
+    config = settings(kafka_bootstrap, topic, group).model_copy(
+        update={"consumer_retry_initial_s": 0.05, "consumer_retry_max_s": 0.2}
+    )
+    store = FakeStore()
+    with running_runtime(config, store) as runtime:
+        wait_until(runtime.ready, timeout_s=60)
+        publish(kafka_bootstrap, topic, 0, 5)
+        wait_until(lambda: len(store.rows) == 5)
+        store.down = True
+        publish(kafka_bootstrap, topic, 5, 5)
+        wait_until(lambda: runtime.metrics.value("tradestore_retries_total") > 0)
+        before = assignment_changes(runtime)
+        other = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group, "enable.auto.commit": 0})
+        try:
+            other.subscribe([topic])
+            wait_until(lambda: rebalanced(other, runtime, before), timeout_s=60)
+        finally:
+            other.close()  # a dynamic member leaves at once: the runtime gets the partition back
+        wait_until(lambda: runtime.assignment.held == {(topic, 0)}, timeout_s=60)
+        store.down = False
+        wait_until(lambda: len(store.rows) == 10, timeout_s=30)

@@ -8,11 +8,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pymongo import monitoring
 from pymongo.database import Database
 
 from shared.errors import StoreUnavailable
-from shared.ports import StoredTrade
+from shared.ports import StoredTrade, StoreSummary, TradeFilter
+from shared.redact import redact_url
 from shared.schema import SAMPLE_TRADE, TradePayload
+from shared.stores import mongo
 from shared.stores.mongo import MongoStore
 from tradestore.local.process import free_port
 
@@ -185,3 +188,171 @@ def test_setup_seeds_the_heads_of_trades_stored_before_heads_existed(mongo_url: 
         assert store.write([stored(9, trade_id="U-1", version=2)]).stale  # below the seeded head
     finally:
         store.close()
+
+
+class Commands(monitoring.CommandListener):
+    """Every command the store sends, as a real MongoDB receives it. nx-27017 ignores index names and
+    directions, runs any command name and folds collection names to one case (docs/nx-27017-gaps.md);
+    a real MongoDB does not, so the commands themselves are asserted where the embedded server cannot tell."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.seen.append((event.database_name, event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [command for _, command_name, command in self.seen if command_name == name]
+
+    def collections(self) -> set[str]:
+        """The collections read or written (each data command names its collection under its own name)."""
+        data = ("find", "insert", "update", "delete", "aggregate", "count", "findAndModify")
+        return {str(command[name]) for _, name, command in self.seen if name in data}
+
+
+@pytest.fixture
+def commands(monkeypatch: pytest.MonkeyPatch) -> Commands:
+    listener = Commands()
+    real = mongo.MongoClient
+
+    def client(url: str, **options: Any) -> Any:
+        return real(url, event_listeners=[listener], **options)
+
+    monkeypatch.setattr(mongo, "MongoClient", client)
+    return listener
+
+
+@pytest.fixture
+def watched(mongo_url: str, mongo_db: Db, commands: Commands) -> Iterator[MongoStore]:
+    """A store whose commands are recorded (`commands`), set up."""
+    store = MongoStore(mongo_url, mongo_db.name, "trades")
+    store.setup()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def test_setup_asks_for_the_named_unique_business_key_index_and_the_descending_version_index(
+    watched: MongoStore, commands: Commands
+) -> None:
+    """The names matter on a real MongoDB: an index with the same keys under another name is a conflict
+    (IndexOptionsConflict) on the next start, so a renamed index fails every upgraded deployment."""
+    created = [
+        (command["createIndexes"], index)
+        for command in commands.named("createIndexes")
+        for index in command["indexes"]
+    ]
+    assert [
+        (coll, list(index["key"].items()), index["name"], index.get("unique")) for coll, index in created
+    ] == [
+        ("trades", [("trade_id", 1), ("version", 1), ("book_id", 1)], "trade_key_unique", True),
+        ("trades", [("trade_id", 1), ("version", -1)], "trade_version", None),
+    ]
+    assert commands.collections() == {"trades", "trades_heads"}  # the empty-heads probe, exact names
+
+
+def test_setup_logs_the_store_url_redacted_and_the_collection(
+    mongo_url: str, mongo_db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MongoStore(mongo_url, mongo_db.name, "trades")
+    with caplog.at_level("INFO", logger="shared.stores.mongo"):
+        store.setup()
+    store.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "shared.stores.mongo"] == [
+        f"mongo store ready: {redact_url(mongo_url)} {mongo_db.name}.trades"
+    ]
+
+
+def test_ping_sends_ping_to_the_admin_database(watched: MongoStore, commands: Commands) -> None:
+    commands.seen.clear()
+    watched.ping()
+    assert [(db, name) for db, name, _ in commands.seen] == [("admin", "ping")]
+
+
+def test_a_write_reads_and_writes_the_trades_and_their_heads(watched: MongoStore, commands: Commands) -> None:
+    commands.seen.clear()
+    assert watched.write([stored(1)]).written == 1
+    assert commands.collections() == {"trades", "trades_heads"}
+
+
+def test_stored_origins_reads_only_the_batch_trade_ids_and_their_origin_fields(
+    watched: MongoStore, commands: Commands
+) -> None:
+    """One query on the trade_ids (not the whole collection), the origin fields only: `_id` excluded,
+    which a real MongoDB accepts only for `_id` in an inclusion projection."""
+    watched.write([stored(1, trade_id="B"), stored(2, trade_id="A"), stored(3, trade_id="C")])
+    commands.seen.clear()
+    assert watched.stored_origins({("B", 1, "B-1"), ("A", 1, "B-1"), ("A", 2, "B-1")}) == {
+        ("B", 1, "B-1"): (0, 1),
+        ("A", 1, "B-1"): (0, 2),
+    }
+    [find] = commands.named("find")
+    assert (find["find"], find["filter"]) == ("trades", {"trade_id": {"$in": ["A", "B"]}})
+    assert find["projection"] == {
+        "_id": 0,
+        "trade_id": 1,
+        "version": 1,
+        "book_id": 1,
+        "partition": 1,
+        "offset": 1,
+    }
+
+
+def test_find_filters_by_book_counterparty_and_expired_pages_in_key_order_and_counts_all(
+    store: MongoStore,
+) -> None:
+    store.write(
+        [
+            stored(1, trade_id="F-3", book_id="B-1", counterparty_id="CP-2"),
+            stored(2, trade_id="F-1", book_id="B-2", counterparty_id="CP-2", expired=True),
+            stored(3, trade_id="F-2", book_id="B-1", counterparty_id="CP-1", expired=True),
+            stored(4, trade_id="F-1", version=2, book_id="B-1", counterparty_id="CP-2"),
+        ]
+    )
+
+    def ids(filters: TradeFilter, limit: int = 10, offset: int = 0) -> tuple[list[tuple[str, int]], int]:
+        page, total = store.find(filters, limit, offset)
+        return [t.key[:2] for t in page], total
+
+    assert ids(TradeFilter(counterparty_id="CP-2")) == ([("F-1", 1), ("F-1", 2), ("F-3", 1)], 3)
+    assert ids(TradeFilter(expired=True)) == ([("F-1", 1), ("F-2", 1)], 2)
+    assert ids(TradeFilter(expired=False)) == ([("F-1", 2), ("F-3", 1)], 2)
+    assert ids(TradeFilter(book_id="B-1", counterparty_id="CP-2")) == ([("F-1", 2), ("F-3", 1)], 2)
+    assert ids(TradeFilter(), limit=2, offset=1) == ([("F-1", 2), ("F-2", 1)], 4)
+
+
+def test_versions_are_highest_first_then_by_book(store: MongoStore) -> None:
+    for offset, version, book in ((1, 1, "B-1"), (2, 2, "B-2"), (3, 2, "B-1")):  # B-2 stored first
+        assert store.write([stored(offset, version=version, book_id=book)]).written == 1
+    assert [(t.trade.version, t.trade.book_id, t.offset) for t in store.versions("T-1001")] == [
+        (2, "B-1", 3),
+        (2, "B-2", 2),
+        (1, "B-1", 1),
+    ]
+    assert store.versions("T-NONE") == []
+
+
+def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore) -> None:
+    store.write(
+        [
+            stored(1, trade_id="S-1", book_id="B-1"),
+            stored(2, trade_id="S-1", version=2, book_id="B-2", expired=True),
+            stored(3, trade_id="S-2", book_id="B-1"),
+            stored(4, trade_id="X-1", book_id="B-1", expired=True),
+        ]
+    )
+    assert store.summary("S-") == StoreSummary(
+        total=3, per_book={"B-1": 2, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1}, expired=1
+    )
+    assert store.summary() == StoreSummary(
+        total=4, per_book={"B-1": 3, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1, "X-1": 1}, expired=2
+    )
+    assert store.summary("Z") == StoreSummary(total=0)
+    assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [("S-1", 1), ("S-1", 2), ("S-2", 1)]

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from shared.ports import StoredTrade, TradeFilter
+from shared.ports import StoredTrade, StoreSummary, TradeFilter
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from shared.stores.sql import SqlStore
@@ -123,3 +123,43 @@ def test_reconcile_against_a_store_in_python_order_finds_no_false_differences(st
     result = reconcile(PythonOrdered(), store)  # type: ignore[arg-type]  # only iter_trades is used
     assert result.clean
     assert result.compared == len(TRICKY_IDS)
+
+
+def test_find_returns_at_most_limit_rows_after_offset(store: SqlStore) -> None:
+    store.write([stored(f"L-{i}", i) for i in range(5)])
+    page, total = store.find(TradeFilter(), limit=2, offset=1)
+    assert ([s.trade.trade_id for s in page], total) == (["L-1", "L-2"], 5)
+    page, total = store.find(TradeFilter(counterparty_id="CP-1", expired=False), limit=1, offset=4)
+    assert ([s.trade.trade_id for s in page], total) == (["L-4"], 5)
+
+
+def test_summary_counts_per_book_and_expired_within_the_prefix_only(store: SqlStore) -> None:
+    store.write(
+        [
+            stored("S-1", 1, book_id="B-1"),
+            stored("S-1", 2, version=2, book_id="B-2", expired=True),
+            stored("S-2", 3, book_id="B-1"),
+            stored("X-1", 4, book_id="B-1", expired=True),
+        ]
+    )
+    assert store.summary("S-") == StoreSummary(
+        total=3, per_book={"B-1": 2, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1}, expired=1
+    )
+    assert store.summary("NONE") == StoreSummary(total=0, per_book={}, latest_version={}, expired=0)
+    assert [
+        (t.trade.version, t.trade.book_id, t.trade.expired, t.partition, t.offset)
+        for t in store.versions("S-1")
+    ] == [
+        (2, "B-2", True, 1, 2),
+        (1, "B-1", False, 1, 1),
+    ]
+
+
+def test_lookups_over_more_ids_than_two_in_lists_find_every_one(store: SqlStore) -> None:
+    """Ids are queried 1000 per IN list (SQL Server's parameter limit): 2100 ids take three lists."""
+    records = [stored(f"M-{i:05d}", i) for i in range(2100)]
+    assert store.write(records).written == 2100
+    ids = [r.trade.trade_id for r in records]
+    assert store.max_versions(ids) == dict.fromkeys(ids, 1)
+    keys = {r.key for r in records}
+    assert store.stored_origins(keys) == {r.key: (1, r.offset) for r in records}

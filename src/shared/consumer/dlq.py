@@ -7,10 +7,8 @@ can store the offsets after it; otherwise it raises DeadLetterUnavailable and no
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Protocol
 
 from shared.consumer.batch import DeadLetter
@@ -25,6 +23,7 @@ from shared.kafka.headers import (
     DLQ_SINK,
     DLQ_TOPIC,
 )
+from shared.kafka.producer import unacknowledged
 
 
 class DeadLetterUnavailable(StoreUnavailable):
@@ -74,12 +73,6 @@ class DeadLetterPublisher:
                 )
             except PublishUnavailable as exc:
                 raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r}: {exc}") from None
-        deadline = time.monotonic() + self.timeout_s
-        errors: list[str] = []
-        for future in futures:
-            try:
-                future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except (PublishUnavailable, FutureTimeout) as exc:
-                errors.append(str(exc) or "no acknowledgement in time")
+        errors = unacknowledged(futures, self.timeout_s)
         if errors:
             raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {errors[0]}")

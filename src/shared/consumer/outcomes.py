@@ -8,15 +8,14 @@ with the dead-letter reason. The API turns them into answers (`Prefer: wait`, GE
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
 from shared.consumer.batch import DeadLetter, Plan, Reason
 from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.kafka import TradeProducer
+from shared.kafka.producer import unacknowledged
 from shared.outcomes import Outcome, State
 from shared.ports import WriteResult
 from shared.schema import TradePayload
@@ -129,13 +128,7 @@ class OutcomePublisher:
                 futures.append(self.producer.send(self.topic, outcome.to_bytes(), outcome.record_key()))
             except PublishUnavailable as exc:
                 raise OutcomesUnavailable(f"outcomes topic {self.topic!r}: {exc}") from None
-        deadline = time.monotonic() + self.timeout_s
-        errors: list[str] = []
-        for future in futures:
-            try:
-                future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except (PublishUnavailable, FutureTimeout) as exc:
-                errors.append(str(exc) or "no acknowledgement in time")
+        errors = unacknowledged(futures, self.timeout_s)
         if errors:
             raise OutcomesUnavailable(f"outcomes topic {self.topic!r} did not acknowledge: {errors[0]}")
 

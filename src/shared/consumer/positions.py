@@ -28,13 +28,31 @@ def store_offsets(consumer: Any, records: Sequence[Inbound], sink: str) -> dict[
     return positions
 
 
-def pause(consumer: Any, on: bool) -> None:
-    """Pause (or resume) every assigned partition: polling goes on, records stop arriving."""
+def pause(consumer: Any) -> list[TopicPartition]:
+    """Pause every assigned partition (polling goes on, records stop arriving); returns what it paused."""
     try:
-        assignment = consumer.assignment()
-        (consumer.pause if on else consumer.resume)(assignment)
+        paused: list[TopicPartition] = consumer.assignment()
+        consumer.pause(paused)
     except KafkaException as exc:
-        log.debug("pause/resume skipped: %s", exc)
+        log.debug("pause skipped: %s", exc)
+        return []
+    return paused
+
+
+def resume(consumer: Any, partitions: Sequence[TopicPartition]) -> None:
+    """Resume `partitions`, assigned or not.
+
+    librdkafka keeps an application pause on a partition across its revocation and re-assignment (it
+    resets only its own pause flag, rdkafka_assignment.c): resuming only what is assigned after a
+    rebalance left a partition that came back paused for good, fetching nothing, logging nothing
+    (issue 16's silent stall). Resuming a partition that is not assigned clears its flag.
+    """
+    if not partitions:
+        return
+    try:
+        consumer.resume(list(partitions))
+    except KafkaException as exc:
+        log.debug("resume skipped: %s", exc)
 
 
 def rewind(consumer: Any, records: Sequence[Inbound], assigned: Collection[tuple[str, int]]) -> None:

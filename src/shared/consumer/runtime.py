@@ -25,6 +25,7 @@ from shared.consumer.metrics import ProbeServer, RuntimeMetrics
 from shared.consumer.outcomes import OutcomePublisher
 from shared.consumer.pipeline import BatchPipeline
 from shared.consumer.positions import pause as pause_partitions
+from shared.consumer.positions import resume as resume_partitions
 from shared.consumer.positions import rewind, store_offsets
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
 from shared.errors import StoreUnavailable
@@ -183,10 +184,9 @@ class ConsumerRuntime:
 
     # --- store outages ---------------------------------------------------------------------------
     def _retry(self, action: Callable[[], T], abandon: Callable[[], bool], pause: bool = True) -> T:
-        paused = False
+        paused: list[TopicPartition] = []  # resumed at the end even if revoked meanwhile (positions.resume)
 
         def on_failure(attempt: int, exc: StoreUnavailable, delay: float) -> None:
-            nonlocal paused
             self._mark_store(False)
             self.metrics.retries.inc()
             log.warning(
@@ -197,14 +197,12 @@ class ConsumerRuntime:
                 exc,
             )
             if pause and not paused:
-                pause_partitions(self._consumer, True)
-                paused = True
+                paused.extend(pause_partitions(self._consumer))
 
         try:
             return retry_until_done(action, self.backoff, self._wait, abandon, on_failure)
         finally:
-            if paused:
-                pause_partitions(self._consumer, False)
+            resume_partitions(self._consumer, paused)
 
     def _wait(self, delay_s: float) -> None:
         """Wait `delay_s` while polling, so heartbeats, rebalances and a stop request are served."""
@@ -242,7 +240,8 @@ class ConsumerRuntime:
                 log.warning("%s store unavailable while idle: %s", self.writer.name, exc)
             self._mark_store(False)
 
-    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        resume_partitions(consumer, partitions)  # an assigned partition is never left paused (see resume)
         self.assignment.assign((tp.topic, tp.partition) for tp in partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,18 @@ PRODUCER_IDENTITY_ERRORS = frozenset(
         KafkaError._FENCED,
     }
 )
+
+
+def unacknowledged(futures: Iterable[Future[Any]], timeout_s: float) -> list[str]:
+    """Wait for every send's acknowledgement within one shared deadline; why each that failed did not."""
+    deadline = time.monotonic() + timeout_s
+    errors: list[str] = []
+    for future in futures:
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except (PublishUnavailable, FutureTimeout) as exc:
+            errors.append(str(exc) or "no acknowledgement in time")
+    return errors
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from urllib.parse import unquote
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection as MongoCollection
@@ -48,6 +49,7 @@ class MongoStore:
         self.collection_name = collection
         self.timeout_ms = timeout_ms
         self._client: MongoClient[Document] | None = None
+        self._new_ids: set[str] = set()  # trade_ids the last max_versions found no version of
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MongoStore:
@@ -74,7 +76,9 @@ class MongoStore:
         except (StoreUnavailable, StoreRejected):
             raise
         except PyMongoError as exc:
-            text = f"MongoDB at {redact_url(self._url)} {action}: {redact_text(str(exc), [self._url])}"
+            text = (
+                f"MongoDB at {redact_url(self._url)} {action}: {redact_text(str(exc), _secrets(self._url))}"
+            )
             if isinstance(exc, ConnectionFailure) or _transient(exc):
                 raise StoreUnavailable(text) from None
             if isinstance(exc, OperationFailure):
@@ -103,7 +107,9 @@ class MongoStore:
         if not trade_ids:
             return {}
         with self._translate("reading max versions"):
-            return self._max_versions({"trade_id": {"$in": sorted(trade_ids)}})
+            found = self._max_versions({"trade_id": {"$in": sorted(trade_ids)}})
+        self._new_ids = set(trade_ids).difference(found)  # a hint for the next write (first heads)
+        return found
 
     def _max_versions(self, match: Document) -> dict[str, int]:
         pipeline: list[Document] = [
@@ -128,7 +134,7 @@ class MongoStore:
         if not records:
             return WriteResult(written=0)
         with self._translate("writing trades"):
-            return write_batch(self._coll(), self._coll("_heads"), records)
+            return write_batch(self._coll(), self._coll("_heads"), records, self._new_ids)
 
     # --- reader ------------------------------------------------------------------------------------
     def versions(self, trade_id: str) -> list[StoredTrade]:
@@ -180,6 +186,12 @@ class MongoStore:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _secrets(url: str) -> list[str]:
+    """The URL and its password, as written and percent-decoded: a driver message may echo any of them."""
+    password = url.partition("://")[2].split("/", 1)[0].rpartition("@")[0].partition(":")[2]
+    return [url, password, unquote(password)]
 
 
 def _transient(exc: PyMongoError) -> bool:

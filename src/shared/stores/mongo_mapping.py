@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 
 from shared.ports import Key, StoredTrade
 from shared.schema import TradePayload
@@ -89,3 +89,9 @@ def raise_head(trade_id: str, low: int, top: int) -> UpdateOne:
     lowest version about to be written). A higher head makes the upsert insert a second `_id` and fail
     with a duplicate key: that failure is the refusal (see shared.stores.mongo_writes)."""
     return UpdateOne({"_id": trade_id, "version": {"$lte": low}}, {"$max": {"version": top}}, upsert=True)
+
+
+def insert_head(trade_id: str, top: int) -> InsertOne[Document]:
+    """The first head of a trade: `top` admitted. When a head exists already, the insert fails with a
+    duplicate key and the head is read and raised like any other (see shared.stores.mongo_writes)."""
+    return InsertOne({"_id": trade_id, "version": top})

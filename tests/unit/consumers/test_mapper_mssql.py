@@ -15,7 +15,7 @@ from shared.ports import StoredTrade, TradeFilter
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.stores.sql import queries
 from shared.stores.sql.engine import SqlLimits, session_statements
-from shared.stores.sql.mapper import chunks, to_row, to_rows
+from shared.stores.sql.mapper import chunks, to_row, to_rows, to_stored
 from shared.stores.sql.schema import COLUMNS, dialect_named, trades_table
 from shared.stores.sql.statements import (
     chunk_sizes,
@@ -209,3 +209,53 @@ def test_max_versions_groups_by_trade_id_on_dbo() -> None:
     sql = compiled_mssql(queries.max_versions_statement("mssql", ["A", "B"]))
     assert "max(dbo.trades.version)" in sql
     assert "GROUP BY dbo.trades.trade_id" in sql
+
+
+def test_the_merge_reads_each_json_field_as_its_sql_server_column_type_without_the_collation() -> None:
+    """Built now from the mssql table (the text is cached: cleared first so this test checks the build)."""
+    mssql_merge_text.cache_clear()
+    flat = " ".join(mssql_merge_text().split())
+    shape = flat.split("FROM OPENJSON(@rows) WITH (", 1)[1].split(") AS v", 1)[0]
+    assert shape == (
+        "trade_id NVARCHAR(128) '$.trade_id', book_id NVARCHAR(128) '$.book_id', "
+        "counterparty_id NVARCHAR(128) '$.counterparty_id', version INTEGER '$.version', "
+        "maturity_date DATE '$.maturity_date', created_date DATE '$.created_date', expired BIT '$.expired', "
+        "kafka_partition INTEGER '$.kafka_partition', kafka_offset BIGINT '$.kafka_offset', "
+        "persisted_at DATETIMEOFFSET '$.persisted_at', principal NVARCHAR(256) '$.principal'"
+    )
+    assert "DECLARE @written TABLE (trade_id NVARCHAR(128), version INTEGER, book_id NVARCHAR(128));" in flat
+    tsql(mssql_merge_text())
+
+
+def test_one_statement_carries_at_most_1000_rows_on_sql_server_and_more_elsewhere() -> None:
+    assert max_rows_per_statement("mssql") == 1000
+    assert max_rows_per_statement("sqlite") == max_rows_per_statement("postgresql") == 30_000 // len(COLUMNS)
+    upsert_statement("mssql", 1000)  # the limit itself is allowed
+    with pytest.raises(ValueError, match=r"^1001 rows exceed the statement limit of mssql; chunk them$"):
+        upsert_statement("mssql", 1001)
+    upsert_statement("sqlite", 1001)
+    with pytest.raises(ValueError, match=r"^an upsert needs at least one row$"):
+        upsert_statement("postgresql", 0)
+    with pytest.raises(
+        ValueError, match=r"^no upsert for dialect 'oracle'; use SQL Server, PostgreSQL or SQLite$"
+    ):
+        upsert_statement("oracle", 1)
+
+
+def test_a_limit_of_one_row_gives_one_row_per_statement() -> None:
+    assert chunk_sizes(3, 1) == [1, 1, 1]
+    assert chunk_sizes(5, 4) == [4, 1]
+
+
+def test_a_row_read_back_keeps_expired_origin_and_principal_and_refuses_a_text_timestamp() -> None:
+    row = {**to_row(stored(5, principal="key-1", expired=True)), "expired": 1}
+    back = to_stored(row)  # type: ignore[arg-type]
+    assert (back.trade.expired, back.partition, back.offset, back.persisted_at, back.principal) == (
+        True,
+        2,
+        5,
+        NOW,
+        "key-1",
+    )
+    with pytest.raises(TypeError, match=r"^persisted_at read back as str, not a datetime$"):
+        to_stored({**row, "persisted_at": "2025-10-01T12:00:00+00:00"})  # type: ignore[arg-type]

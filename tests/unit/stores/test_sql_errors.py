@@ -214,3 +214,30 @@ def test_store_errors_raise_rejected_with_the_reason_and_unavailable_without_the
         )
     assert "s3cret-pw" not in str(unavailable.value)
     assert "while writing trades" in str(unavailable.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql+psycopg://app@db:5432/trades?password=s3cret-pw&sslmode=require", "s3cret-pw"),
+        ("mssql+pyodbc://app@db/tradestore?driver=ODBC+Driver+18&PWD=s3cret-pw", "s3cret-pw"),
+        (
+            "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BSERVER%3Ddb%3BUID%3Dsa%3BPWD%3Ds3cret-pw",
+            "s3cret-pw",
+        ),
+    ],
+)
+def test_a_password_in_the_url_query_is_in_neither_the_location_nor_the_detail(
+    url: str, password: str
+) -> None:
+    """Session 3: only the URL's user password was redacted; one given as a query parameter (libpq's
+    `password=`, pyodbc's `odbc_connect` PWD=) appeared in the location and in an echoing driver message."""
+    engine = sa.create_engine(url, module=pyodbc) if "pyodbc" in url else sa.create_engine(url)
+    with pytest.raises(StoreUnavailable) as unavailable, store_errors(engine, "pinging"):
+        raise wrapped(pyodbc_error("08001", f"login refused for password {password}", 18456), pyodbc.Error)
+    message = str(unavailable.value)
+    assert password not in message
+    assert "login refused for password ***" in message
+    assert message.startswith(
+        f"SQL store {engine.url.set(query={}).render_as_string()} unavailable while pinging: "
+    )

@@ -77,6 +77,7 @@ SQLITE_TRANSIENT = frozenset(
 )  # BUSY LOCKED NOMEM READONLY INTERRUPT IOERR FULL ...
 SQLITE_REJECTED = frozenset({1, 18, 19, 20, 25})  # ERROR TOOBIG CONSTRAINT MISMATCH RANGE
 
+_ODBC_PWD = re.compile(r"(?i)(?:^|;)\s*PWD\s*=\s*([^;]*)")
 _ODBC_NATIVE = re.compile(r"\((-?\d+)\)\s*\(SQL\w+\)\s*$")
 
 
@@ -149,13 +150,22 @@ def store_errors(engine: sa.Engine, doing: str) -> Iterator[None]:
         yield
     except (exc.DBAPIError, exc.DisconnectionError) as error:
         url = engine.url
-        secrets = [url.password] if isinstance(url.password, str) else []
         orig = getattr(error, "orig", None) or error
-        detail = redact_text(_first_line(orig), secrets)
+        detail = redact_text(_first_line(orig), _secrets(url))
         if classify(error) == "rejected":
             raise StoreRejected(f"SQL store refused the write while {doing}: {detail}") from None
-        where = url.render_as_string(hide_password=True)
+        where = url.set(query={}).render_as_string(hide_password=True)  # a query may carry a password
         raise StoreUnavailable(f"SQL store {where} unavailable while {doing}: {detail}") from None
+
+
+def _secrets(url: sa.URL) -> list[str]:
+    """The password wherever the URL carries it: after the user, as `password=`/`pwd=`, or as `PWD=` in
+    pyodbc's `odbc_connect` string."""
+    found = [url.password] if isinstance(url.password, str) else []
+    for name, values in url.query.items():
+        for value in (values,) if isinstance(values, str) else values:
+            found += [value] if name.lower() in ("password", "pwd") else _ODBC_PWD.findall(value)
+    return found
 
 
 def _first_line(error: BaseException) -> str:

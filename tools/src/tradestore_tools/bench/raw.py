@@ -1,6 +1,8 @@
 """Raw write rates of each store, no Kafka and no sink: the yardstick the sink rows are compared with.
 
-Mongo: the store's own write of fresh trades (head raises, then upserts on `_id`: shared.stores.mongo_writes).
+Mongo: the store's own write of fresh trades (first heads inserted, then upserts on `_id`:
+shared.stores.mongo_writes), and, as a yardstick that does not move with the store's design, plain inserts
+of the same documents (`mongo_docs_rate`: what the raw figure was before the version guard, 25dce28).
 SQL: the sink's own upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py
 print them too.
 """
@@ -43,8 +45,27 @@ def mongo_raw_rate(url: str, n: int, batch: int, upsert_only: bool = False) -> f
         chunk = records[i : i + batch]
         if upsert_only:  # upserts filtered on the business key, for reference
             coll.bulk_write([replace_by_key(r) for r in chunk], ordered=False)
-        else:
-            write_batch(coll, coll.database["trades_heads"], chunk)
+        else:  # fresh trades: the sink's max_versions finds none of them, so their first heads are inserted
+            write_batch(coll, coll.database["trades_heads"], chunk, {r.trade.trade_id for r in chunk})
+    elapsed = time.perf_counter() - t0
+    client.close()
+    return n / elapsed
+
+
+def mongo_docs_rate(url: str, n: int, batch: int) -> float:
+    """Documents/s of unordered bulk inserts of the same documents: no head, no upsert (25dce28's raw)."""
+    from pymongo import InsertOne
+
+    from shared.stores.mongo_mapping import to_document
+
+    client: MongoClient[dict[str, object]] = MongoClient(url)
+    coll = client[f"bench_docs_{uuid.uuid4().hex[:6]}"]["trades"]
+    coll.create_index([("trade_id", 1), ("version", 1), ("book_id", 1)], unique=True)
+    now = datetime.now(UTC)
+    records = [StoredTrade(trade(i, "B-raw"), 0, i, now) for i in range(n)]
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        coll.bulk_write([InsertOne(to_document(r)) for r in records[i : i + batch]], ordered=False)
     elapsed = time.perf_counter() - t0
     client.close()
     return n / elapsed

@@ -14,7 +14,7 @@ from typing import Any
 
 from tradestore_tools.bench import ceiling, headline, load
 from tradestore_tools.bench.facts import machine_facts, peak_rss_mb
-from tradestore_tools.bench.raw import mongo_raw_rate, sql_raw_rate
+from tradestore_tools.bench.raw import mongo_docs_rate, mongo_raw_rate, sql_raw_rate
 from tradestore_tools.bench.stack import BenchStack, bench_stack
 from tradestore_tools.bench.stores import BenchStore, MongoStore, SqlStore, wait_for_count
 
@@ -134,6 +134,18 @@ class Run:
             "ratio_to_raw": rate / raw["trades_per_s"],
             "consumer_batch_size": s.consumer_batch_size,
             "raw_source": f"tradestore_tools.bench.raw.{name}_raw_rate",
+            **self._docs_yardstick(name, raw_settings),
+        }
+
+    def _docs_yardstick(self, name: str, settings: Any) -> dict[str, float]:
+        """MongoDB: plain inserts of the same documents, the raw figure before the version guard (25dce28)."""
+        if name != "mongo":
+            return {}
+        s = self.sizes
+        return {
+            "raw_docs_insert_per_s": mongo_docs_rate(
+                settings.mongo_url_value, s.sink_trades, s.consumer_batch_size
+            )
         }
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Sequence
@@ -76,12 +77,16 @@ class FakeConsumer:
         self.on_poll: Any = None
         self.runtime: ConsumerRuntime | None = None
         self.closed = False
+        self.subscribed: list[list[str]] = []
+        self.consumed: list[tuple[int, float]] = []
 
     def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any) -> None:
+        self.subscribed.append(topics)
         self.on_assign, self.on_revoke = on_assign, on_revoke
         on_assign(self, [TopicPartition("trades", 0), TopicPartition("trades", 1)])
 
     def consume(self, num_messages: int, timeout: float) -> list[Msg]:
+        self.consumed.append((num_messages, timeout))
         if self.batches:
             return self.batches.pop(0)
         if self.runtime is not None:
@@ -126,6 +131,9 @@ class FakeSink:
         self.fail_next = 0
         self.ping_fails = False
         self.setup_fails = 0
+        self.setups: list[float] = []  # the clock at each setup attempt (`clock` set by the test)
+        self.clock: Clock | None = None
+        self.pings = 0
         self.closed = False
 
     def _maybe_fail(self) -> None:
@@ -134,11 +142,13 @@ class FakeSink:
             raise StoreUnavailable("store down")
 
     def setup(self) -> None:
+        self.setups.append(self.clock.t if self.clock is not None else 0.0)
         if self.setup_fails:
             self.setup_fails -= 1
             raise StoreUnavailable("store down at start")
 
     def ping(self) -> None:
+        self.pings += 1
         if self.ping_fails:
             raise StoreUnavailable("down")
 
@@ -312,7 +322,7 @@ def test_backoff_is_capped_and_jitter_bounded(attempt: int) -> None:
     assert backoff.ceiling(10_000) == 5.0
 
 
-def test_stop_during_retry_abandons_the_batch_without_commit() -> None:
+def test_stop_during_retry_abandons_the_batch_without_commit(caplog: pytest.LogCaptureFixture) -> None:
     runtime, consumer, sink, _ = make()
     runtime.run()
     runtime._stop.clear()
@@ -325,6 +335,10 @@ def test_stop_during_retry_abandons_the_batch_without_commit() -> None:
     assert len(consumer.stored) == stored
     assert runtime.metrics.value("tradestore_abandoned_batches_total") == 1
     assert not runtime.ready()
+    [line] = [r.getMessage() for r in caplog.records if "abandoned" in r.getMessage()]
+    assert line == (
+        "fake batch of 1 abandoned, nothing committed: stop requested or partitions revoked during retry"
+    )
 
 
 def test_revocation_during_retry_abandons_and_rewinds_still_assigned_partitions() -> None:
@@ -386,19 +400,6 @@ def test_dlq_publisher_reports_delivery_errors_and_full_queue() -> None:
         DeadLetterPublisher(Full(), "dlq", "s").publish([letter])
 
 
-def test_store_down_at_start_is_retried_and_stop_ends_cleanly() -> None:
-    runtime, consumer, sink, _ = make()
-    sink.setup_fails = 10**6
-    consumer.clock.t = 0
-    runtime.metrics.retries.inc(0)
-    import threading
-
-    threading.Timer(0.3, runtime.stop).start()
-    assert runtime.run() == 0
-    assert consumer.closed
-    assert runtime.metrics.value("tradestore_retries_total") >= 1
-
-
 def test_idle_ping_turns_readiness_off_and_back_on() -> None:
     runtime, consumer, sink, _ = make()
     runtime.run()
@@ -425,8 +426,7 @@ def test_consumer_errors_are_skipped_and_eof_is_silent(caplog: pytest.LogCapture
     runtime._stop.clear()
     assert len(sink.rows) == 1
     errors = [r.getMessage() for r in caplog.records if "consumer error" in r.getMessage()]
-    assert len(errors) == 1, errors  # the transport error only: end of partition is no error
-    assert other.str() in errors[0]
+    assert errors == [f"fake consumer error: {other.str()}"]  # the transport error only: EOF is no error
     assert all(r.levelno < logging.ERROR for r in caplog.records)
     assert producer.sent == []  # an error event is no record: nothing dead-lettered for it
 
@@ -453,7 +453,9 @@ def test_offsets_store_failure_after_revocation_is_logged_not_fatal(caplog: pyte
 
     consumer.store_offsets = fail  # type: ignore[method-assign]
     runtime.process(inbound([msg(0)]))
-    assert "could not store offsets" in caplog.text
+    [line] = [r.getMessage() for r in caplog.records if "could not store offsets" in r.getMessage()]
+    assert line.startswith("fake could not store offsets: ")
+    assert "_STATE" in line
 
 
 def test_next_offsets_are_one_past_the_last_record_per_partition() -> None:
@@ -756,3 +758,266 @@ def test_the_consumer_client_id_names_its_role_and_instance(sink_name: str, role
     assert runtime.client_id == f"{role}-i7"
     assert (runtime.backoff.initial_s, runtime.backoff.max_s) == (0.3, 4.0)
     assert not runtime.ready()  # nothing polled, no store checked yet
+
+
+class SteppingStop(threading.Event):
+    """The runtime's stop event with a fake clock: each wait advances the clock by its timeout at once (a
+    real wait without a timeout would never end, and never retry: refused)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.steps: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None, "an unbounded wait: the store would never be tried again"
+        self.steps.append(timeout)
+        self.clock.t += timeout
+        return self.is_set()
+
+
+def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The store-state changes the runtime logged, in order."""
+    states = ("fake store reachable", "fake store unreachable")
+    return [r.getMessage() for r in caplog.records if r.getMessage() in states]
+
+
+def test_a_store_down_at_start_is_retried_after_each_backoff_delay_in_short_waits_then_consumed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, consumer, sink, _ = make([[msg(0)]])
+    runtime._stop = SteppingStop(consumer.clock)
+    sink.clock, sink.setup_fails = consumer.clock, 3
+    twin = Backoff(0.2, 1.0, random.Random(1))  # the runtime's backoff, same seed: the delays it draws
+    delays = [twin.delay(attempt) for attempt in range(3)]
+    with caplog.at_level(logging.INFO, logger="shared.consumer"):
+        assert runtime.run() == 0
+    gaps = [later - earlier for earlier, later in zip(sink.setups, sink.setups[1:], strict=False)]
+    assert gaps == pytest.approx(delays)  # each retry after its full delay, not sooner
+    assert runtime._stop.steps
+    assert max(runtime._stop.steps) <= 0.2 + 1e-9
+    assert runtime.metrics.value("tradestore_retries_total") == 3
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries == [
+        f"fake store unavailable (attempt {n}), retrying in {delay:.2f}s: store down at start"
+        for n, delay in enumerate(delays, start=1)
+    ]
+    assert store_lines(caplog) == ["fake store reachable"]  # not known before: one line, when it answers
+    assert consumer.subscribed == [["trades"]]
+    assert len(sink.rows) == 1  # then it consumes
+
+
+def test_a_consumer_stopped_while_its_store_is_down_at_start_never_subscribes_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, consumer, sink, _ = make()
+    stop = SteppingStop(consumer.clock)
+    runtime._stop = stop
+
+    def setup_then_stop_after_three() -> None:
+        sink.setups.append(consumer.clock.t)
+        if len(sink.setups) == 3:
+            runtime.stop()
+        raise StoreUnavailable("store down at start")
+
+    sink.setup = setup_then_stop_after_three  # type: ignore[method-assign]
+    with caplog.at_level(logging.INFO, logger="shared.consumer"):
+        assert runtime.run() == 0
+    assert consumer.subscribed == []
+    assert consumer.closed
+    assert sink.closed
+    assert not runtime.ready()
+    assert runtime.metrics.value("tradestore_store_up") == 0
+    assert runtime.metrics.value("tradestore_retries_total") == 3
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fake consumer")]
+    assert lines == ["fake consumer stopped before its store became reachable", "fake consumer closed"]
+
+
+def test_a_store_outage_during_a_batch_turns_readiness_and_store_up_off_and_logs_each_change_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, consumer, sink, _ = make()
+    with caplog.at_level(logging.INFO, logger="shared.consumer"):
+        runtime.run()
+        runtime._stop.clear()
+        sink.fail_next = 3
+        during: list[tuple[bool, float]] = []
+        consumer.on_poll = lambda: during.append(
+            (runtime.ready(), runtime.metrics.value("tradestore_store_up"))
+        )
+        runtime.process(inbound([msg(0)]))
+    assert during
+    assert set(during) == {(False, 0.0)}
+    assert (runtime.ready(), runtime.metrics.value("tradestore_store_up")) == (True, 1.0)
+    assert store_lines(caplog) == ["fake store reachable", "fake store unreachable", "fake store reachable"]
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert [line.split(" retrying")[0] for line in retries] == [
+        f"fake store unavailable (attempt {n})," for n in (1, 2, 3)
+    ]
+    assert all(line.endswith(": store down") for line in retries)
+
+
+def test_the_batch_latency_histogram_holds_the_time_from_poll_to_commit() -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()
+    runtime._stop.clear()
+    sink.fail_next = 2
+    consumer.clock.t = started = 100.0
+    runtime.process(inbound([msg(0)]))
+    assert runtime.metrics.value("tradestore_batch_seconds_count") == 1
+    assert runtime.metrics.value("tradestore_batch_seconds_sum") == pytest.approx(consumer.clock.t - started)
+    assert consumer.clock.t - started > 0
+
+
+def test_an_idle_runtime_pings_its_store_every_two_seconds_not_on_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, consumer, sink, _ = make()
+    runtime.run()  # the store answered at t=0 (setup)
+    runtime._stop.clear()
+    consumer.consume = lambda num_messages, timeout: []  # type: ignore[method-assign]
+    pings: list[int] = []
+    for t in (1.9, 2.0, 3.9, 4.0):
+        consumer.clock.t = t
+        runtime.poll_once()
+        pings.append(sink.pings)
+    assert pings == [0, 1, 1, 2]
+    sink.ping_fails = True
+    with caplog.at_level(logging.INFO, logger="shared.consumer"):
+        for t in (6.0, 8.0):
+            consumer.clock.t = t
+            runtime.poll_once()
+    assert sink.pings == 4
+    idle = [r.getMessage() for r in caplog.records if "while idle" in r.getMessage()]
+    assert idle == ["fake store unavailable while idle: down"]  # once, when it went down
+    assert store_lines(caplog) == ["fake store unreachable"]
+    assert not runtime.ready()
+    assert runtime.metrics.value("tradestore_store_up") == 0
+
+
+def test_each_poll_asks_for_the_configured_batch_size_and_wait() -> None:
+    clock = Clock()
+    consumer = FakeConsumer(clock)
+    settings = Settings(consumer_batch_size=7, consumer_batch_timeout_ms=250)
+    runtime = ConsumerRuntime(
+        settings, FakeSink(), consumer=consumer, dlq_producer=FakeProducer(), clock=clock
+    )
+    consumer.runtime = runtime
+    runtime.run()
+    assert consumer.consumed == [(7, 0.25)]
+
+
+class _BuiltConsumer(FakeConsumer):
+    """Stands in for confluent_kafka.Consumer: keeps the configuration it was built with."""
+
+    built: list[_BuiltConsumer] = []
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(Clock())
+        self.config = config
+        _BuiltConsumer.built.append(self)
+
+
+class _BuiltProducer(FakeProducer):
+    """Stands in for shared.kafka.TradeProducer: keeps how it was built and how it was closed."""
+
+    built: list[_BuiltProducer] = []
+
+    def __init__(self, settings: Settings, client_id: str = "tradedata") -> None:
+        super().__init__()
+        self.settings, self.client_id = settings, client_id
+        self.closed_with: list[float] = []
+        _BuiltProducer.built.append(self)
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        self.closed_with.append(timeout_s)
+        return 0
+
+
+def test_run_builds_its_kafka_clients_for_its_sink_and_closes_them_bounded(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.consumer import runtime as runtime_module
+
+    monkeypatch.setattr(runtime_module, "Consumer", _BuiltConsumer)
+    monkeypatch.setattr(runtime_module, "TradeProducer", _BuiltProducer)
+    _BuiltConsumer.built, _BuiltProducer.built = [], []
+    sink = FakeSink()
+    sink.name = "mongo"
+    settings = Settings(consumer_instance_id="i7", trades_topic="t-in", kafka_bootstrap_servers="b:1")
+    runtime = ConsumerRuntime(settings, sink)
+    monkeypatch.setattr(_BuiltConsumer, "consume", lambda self, num_messages, timeout: runtime.stop() or [])
+    with caplog.at_level(logging.INFO, logger="shared.consumer"):
+        assert runtime.run() == 0
+    [consumer] = _BuiltConsumer.built
+    assert consumer.config["group.id"] == "tradestore-mongo"
+    assert consumer.config["client.id"] == "kafkaconsumer-i7"
+    assert consumer.config["bootstrap.servers"] == "b:1"
+    assert consumer.config["enable.auto.offset.store"] is False
+    assert consumer.subscribed == [["t-in"]]
+    assert consumer.closed
+    assert sink.closed
+    [producer] = _BuiltProducer.built
+    assert (producer.settings, producer.client_id) == (settings, "kafkaconsumer-i7-dlq")
+    assert producer.closed_with == [5.0]  # its queue flushed, for 5 s at most
+    lines = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith(("mongo store", "mongo consumer"))
+    ]
+    assert lines == [
+        "mongo store reachable",
+        "mongo consumer kafkaconsumer-i7 subscribed to t-in",
+        "mongo consumer closed",
+    ]
+
+
+def test_a_dead_letter_producer_handed_in_is_used_and_left_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.consumer import runtime as runtime_module
+
+    monkeypatch.setattr(runtime_module, "TradeProducer", _BuiltProducer)
+    _BuiltProducer.built = []
+    shared_producer = _BuiltProducer(Settings())
+    consumer = FakeConsumer(Clock(), [[Msg(0, b"nope", b"k")]])
+    runtime = ConsumerRuntime(
+        Settings(trades_dlq_topic="dlq"), FakeSink(), consumer=consumer, dlq_producer=shared_producer
+    )
+    consumer.runtime = runtime
+    runtime.run()
+    assert _BuiltProducer.built == [shared_producer]  # no producer of its own
+    assert [letter["topic"] for letter in shared_producer.sent] == ["dlq"]
+    assert shared_producer.closed_with == []  # its owner closes it
+
+
+def test_the_probe_listens_on_every_interface_at_the_configured_port_unless_told_another() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        runtime = ConsumerRuntime(
+            Settings(metrics_port=busy),
+            FakeSink(),
+            consumer=FakeConsumer(Clock()),
+            dlq_producer=FakeProducer(),
+        )
+        port = runtime.start_probe(port=0)  # told another (0: any free one): the busy setting is not used
+        try:
+            assert port not in (0, busy)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                assert r.status == 200
+        finally:
+            assert runtime._probe is not None
+            runtime._probe.stop()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    runtime = ConsumerRuntime(
+        Settings(metrics_port=free), FakeSink(), consumer=FakeConsumer(Clock()), dlq_producer=FakeProducer()
+    )
+    try:
+        assert runtime.start_probe() == free  # the default host is every interface, loopback included
+        with urllib.request.urlopen(f"http://127.0.0.1:{free}/health", timeout=2) as r:
+            assert r.status == 200
+    finally:
+        assert runtime._probe is not None
+        runtime._probe.stop()

@@ -1,14 +1,16 @@
 """Benchmark: the sinks of two checkouts side by side, interleaved, in one run (issue 11: "the benchmark
 figures do not regress"; issue 14 goal 3).
 
-Runs each checkout's own bench/mongo_sink.py and bench/sql_sink.py (SQLite and PostgreSQL) in turn,
-OLD then NEW then OLD ..., so the machine's noise (2 cores shared with other work) falls on both alike,
-and prints the median sink rate of each, their ratio NEW/OLD, and each sink's ratio to the raw write
-rate its own program measured. A program, not a test: figures are printed, never asserted.
+Runs bench/sink_drain.py (one program that runs either checkout's code) for MongoDB (nx-27017), SQLite
+and PostgreSQL, OLD then NEW then NEW then OLD ..., so the machine's noise (2 cores shared with other
+work) falls on both alike, and prints per sink the median drain rate of each, NEW/OLD, and the median CPU
+each trade cost in the store's server, the broker and the consumer. A program, not a test: figures are
+printed, never asserted.
 
     .venv/bin/python bench/sink_compare.py --old /tmp/before [--rounds 3] [--trades 10000]
 
-OLD runs with OLD's src/ first on PYTHONPATH and this interpreter (OLD's own lock may no longer install).
+Each checkout runs with its own src/ first on PYTHONPATH and this interpreter (OLD's lock may no longer
+install).
 """
 
 from __future__ import annotations
@@ -19,24 +21,22 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
-MONGO = re.compile(r"sink through the runtime: ([\d,]+) trades/s")
-MONGO_RAW = re.compile(r"raw bulk_write, the sink's write mix \(batch \d+\): ([\d,]+) docs/s")
-SQL = re.compile(r"^(sqlite|postgresql)\s+([\d,]+)\s+([\d,]+)", re.M)
+LINE = re.compile(
+    r"drain (\w+) trades/s=(\d+) cpu_us_per_trade: store=(\S+) broker=(\S+) consumer=(\S+)"
+    r" wall_s=\S+ code=(\S+)"
+)
+KINDS = ("mongo", "sqlite", "postgresql")
 
 
-def number(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-def run(tree: Path, program: str, args: list[str]) -> str:
-    """One benchmark program of a checkout; its output."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(HERE / "tools" / "src")])}
-    done = subprocess.run(  # our own interpreter and programs
-        [sys.executable, str(tree / "bench" / program), *args],
+def drain(tree: Path, kind: str, trades: int, batch: int) -> dict[str, float]:
+    """One drain of `kind` by checkout `tree`: rate and CPU microseconds per trade."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    args = [sys.executable, str(HERE / "bench" / "sink_drain.py"), kind, "--trades", str(trades)]
+    done = subprocess.run(  # our own interpreter and program
+        [*args, "--batch", str(batch)],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -44,22 +44,13 @@ def run(tree: Path, program: str, args: list[str]) -> str:
         timeout=900,
         check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"{tree}/bench/{program} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return done.stdout
-
-
-def measure(tree: Path, trades: int, batch: int) -> dict[str, tuple[float, float]]:
-    """{sink: (sink rate, raw rate)} of one checkout, one run of each program."""
-    out = run(tree, "mongo_sink.py", ["--n", str(trades), "--batch", str(batch)])
-    sink, raw = MONGO.search(out), MONGO_RAW.search(out)
-    if sink is None or raw is None:
-        raise RuntimeError(f"no mongo figures in:\n{out}")
-    rates = {"mongo": (number(sink.group(1)), number(raw.group(1)))}
-    out = run(tree, "sql_sink.py", ["--trades", str(trades), "--batch", str(batch)])
-    for name, raw_rows, sink_rows in SQL.findall(out):
-        rates[name] = (number(sink_rows), number(raw_rows))
-    return rates
+    found = LINE.search(done.stdout)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{tree}: sink_drain {kind} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    if Path(found.group(6)) != tree / "src":
+        raise RuntimeError(f"{tree}: the drain ran the code in {found.group(6)}")
+    names = ("rate", "store", "broker", "consumer")
+    return {n: float(v) for n, v in zip(names, found.group(2, 3, 4, 5), strict=True)}
 
 
 def main() -> None:
@@ -71,24 +62,34 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000, help="CONSUMER_BATCH_SIZE (Settings' default)")
+    parser.add_argument("--kinds", default=",".join(KINDS))
     args = parser.parse_args()
-    runs: dict[str, list[dict[str, tuple[float, float]]]] = {"old": [], "new": []}
+    kinds = args.kinds.split(",")
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for r in range(args.rounds):
-        for label, tree in (
-            (("old", args.old), ("new", args.new)) if r % 2 == 0 else (("new", args.new), ("old", args.old))
-        ):
-            started = time.perf_counter()
-            runs[label].append(measure(tree, args.trades, args.batch))
-            figures = "  ".join(f"{k} {v[0]:,.0f}/s (raw {v[1]:,.0f})" for k, v in runs[label][-1].items())
-            print(f"round {r + 1} {label}: {figures}  [{time.perf_counter() - started:.0f}s]", flush=True)
+        order = [("old", args.old), ("new", args.new)]
+        for label, tree in order if r % 2 == 0 else order[::-1]:
+            for kind in kinds:
+                m = drain(tree.resolve(), kind, args.trades, args.batch)
+                runs.setdefault((kind, label), []).append(m)
+                print(
+                    f"round {r + 1} {label:<3} {kind:<10} {m['rate']:>7,.0f}/s  cpu us/trade: store "
+                    f"{m['store']:.0f} broker {m['broker']:.0f} consumer {m['consumer']:.0f}",
+                    flush=True,
+                )
     print(f"\nmedians of {args.rounds} interleaved rounds, {args.trades} trades, batch {args.batch}")
-    print(f"{'sink':<11}{'old /s':>9}{'new /s':>9}{'new/old':>9}{'old/raw':>9}{'new/raw':>9}")
-    for sink in runs["old"][0]:
-        old = [m[sink] for m in runs["old"] if sink in m]
-        new = [m[sink] for m in runs["new"] if sink in m]
-        o, n = statistics.median(x[0] for x in old), statistics.median(x[0] for x in new)
-        o_raw, n_raw = statistics.median(x[1] for x in old), statistics.median(x[1] for x in new)
-        print(f"{sink:<11}{o:>9,.0f}{n:>9,.0f}{n / o:>9.0%}{o / o_raw:>9.0%}{n / n_raw:>9.0%}")
+    print(f"{'sink':<11}{'old /s':>8}{'new /s':>8}{'new/old':>8}   cpu us/trade old -> new")
+    for kind in kinds:
+        old, new = runs[(kind, "old")], runs[(kind, "new")]
+
+        def med(ms: list[dict[str, float]], name: str) -> float:
+            return statistics.median(m[name] for m in ms)
+
+        cpu = "  ".join(
+            f"{n} {med(old, n):.0f} -> {med(new, n):.0f}" for n in ("store", "broker", "consumer")
+        )
+        o, n = med(old, "rate"), med(new, "rate")
+        print(f"{kind:<11}{o:>8,.0f}{n:>8,.0f}{n / o:>8.0%}   {cpu}")
 
 
 if __name__ == "__main__":

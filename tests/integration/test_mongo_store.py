@@ -258,6 +258,18 @@ def test_setup_asks_for_the_named_unique_business_key_index_and_the_descending_v
     assert commands.collections() == {"trades", "trades_heads"}  # the empty-heads probe, exact names
 
 
+def test_setup_of_a_store_whose_heads_exist_reads_no_trade(watched: MongoStore, commands: Commands) -> None:
+    """Heads are seeded once (the upgrade); later starts probe one head and never aggregate the trades,
+    which on a large store would make every consumer start a scan of the whole collection."""
+    watched.write([stored(1)])
+    commands.seen.clear()
+    watched.setup()
+    assert [(c["find"], c["filter"], c.get("limit")) for c in commands.named("find")] == [
+        ("trades_heads", {}, 1)
+    ]
+    assert commands.named("aggregate") == []
+
+
 def test_setup_logs_the_store_url_redacted_and_the_collection(
     mongo_url: str, mongo_db: Db, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -346,13 +358,17 @@ def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore
             stored(2, trade_id="S-1", version=2, book_id="B-2", expired=True),
             stored(3, trade_id="S-2", book_id="B-1"),
             stored(4, trade_id="X-1", book_id="B-1", expired=True),
+            stored(5, trade_id="\U0010ffff-1", book_id="B-1"),  # the last code point: still inside ""
         ]
     )
     assert store.summary("S-") == StoreSummary(
         total=3, per_book={"B-1": 2, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1}, expired=1
     )
     assert store.summary() == StoreSummary(
-        total=4, per_book={"B-1": 3, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1, "X-1": 1}, expired=2
+        total=5,
+        per_book={"B-1": 4, "B-2": 1},
+        latest_version={"S-1": 2, "S-2": 1, "X-1": 1, "\U0010ffff-1": 1},
+        expired=2,
     )
     assert store.summary("Z") == StoreSummary(total=0)
     assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [("S-1", 1), ("S-1", 2), ("S-2", 1)]

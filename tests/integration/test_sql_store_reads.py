@@ -12,6 +12,7 @@ from shared.ports import StoredTrade, StoreSummary, TradeFilter
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from shared.stores.sql import SqlStore
+from shared.stores.sql import store as sql_store
 from tradestore.reconcile import reconcile
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -155,11 +156,14 @@ def test_summary_counts_per_book_and_expired_within_the_prefix_only(store: SqlSt
     ]
 
 
-def test_lookups_over_more_ids_than_two_in_lists_find_every_one(store: SqlStore) -> None:
-    """Ids are queried 1000 per IN list (SQL Server's parameter limit): 2100 ids take three lists."""
-    records = [stored(f"M-{i:05d}", i) for i in range(2100)]
-    assert store.write(records).written == 2100
+def test_lookups_over_more_ids_than_one_in_list_holds_find_every_one(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are queried IDS_PER_QUERY per IN list (1000: SQL Server's parameter limit); 3 here, so 10 ids
+    take four lists."""
+    monkeypatch.setattr(sql_store, "IDS_PER_QUERY", 3)
+    records = [stored(f"M-{i:02d}", i) for i in range(10)]
+    assert store.write(records).written == 10
     ids = [r.trade.trade_id for r in records]
     assert store.max_versions(ids) == dict.fromkeys(ids, 1)
-    keys = {r.key for r in records}
-    assert store.stored_origins(keys) == {r.key: (1, r.offset) for r in records}
+    assert store.stored_origins({r.key for r in records}) == {r.key: (1, r.offset) for r in records}

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import orjson
 from pydantic import ValidationError
 
 from shared.kafka.headers import PRINCIPAL, header_text
@@ -66,10 +67,28 @@ class Decoded:
     dead: list[DeadLetter]
 
 
+FLAT = (str, int, bool, type(None))  # values orjson and json parse alike (orjson: integers within 64 bits)
+
+
+def parse(value: bytes | None) -> object:
+    """The JSON value of a record, as json.loads gives it, value or error (the same dead-letter details).
+
+    Fast path: orjson (~5x faster) for an object of strings, integers, booleans and nulls (a trade); it
+    parses those exactly as json does. Anything else (an error, a float: orjson turns an integer past 64
+    bits into one, nesting) is parsed again by json.loads, whose answer is then the answer."""
+    try:
+        raw = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        raw = None
+    if type(raw) is dict and all(type(v) in FLAT for v in raw.values()):
+        return raw
+    return json.loads(value or b"")
+
+
 def decode(record: Inbound, today: date) -> TradePayload | DeadLetter:
     """Decode, validate and check one record against its key; expiry computed with `today` (policy flag)."""
     try:
-        raw = json.loads(record.value or b"")
+        raw = parse(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return DeadLetter(record, Reason.UNDECODABLE, f"not JSON: {exc}")
     if not isinstance(raw, dict):

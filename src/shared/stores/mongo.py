@@ -12,7 +12,7 @@ import logging
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection as MongoCollection
@@ -190,7 +190,7 @@ class MongoStore:
 
 def _secrets(url: str) -> list[str]:
     """The URL and its password, as written and percent-decoded: a driver message may echo any of them."""
-    password = url.partition("://")[2].split("/", 1)[0].rpartition("@")[0].partition(":")[2]
+    password = urlsplit(url).password or ""
     return [url, password, unquote(password)]
 
 

@@ -84,3 +84,13 @@ def test_same_key_twice_in_a_batch_keeps_the_latest_record() -> None:
     )
     assert [(r.offset, r.trade.counterparty_id) for r in batch] == [(2, "CP-2"), (3, "CP-1")]
     assert latest_per_key([]) == []
+
+
+def test_a_document_without_origin_or_principal_reads_as_partition_0_offset_0_and_nobody() -> None:
+    doc = to_document(stored(offset=9, principal="key-1"))
+    for name in ("partition", "offset", "principal"):
+        del doc[name]
+    read = stored_from_document(doc)
+    assert (read.partition, read.offset, read.principal) == (0, 0, None)
+    assert read.persisted_at == NOW
+    assert read.trade == stored().trade

@@ -259,3 +259,25 @@ def test_expiry_leaves_a_document_rewritten_since_it_was_read() -> None:
     assert expire_matured(trades, date(2026, 6, 1)) == 1  # type: ignore[arg-type]
     assert trades.calls[-1][0]._filter == condition
     assert trades.calls[-1][0]._doc == {**doc, "expired": True}
+
+
+def test_a_head_found_equal_to_the_lowest_version_is_not_reported_as_higher() -> None:
+    _, heads = stores()
+    heads.docs["T-1"] = {"_id": "T-1", "version": 2}  # the insert fails; the head admits 2 and 3
+    assert admit(heads, {"T-1": [2, 3]}, {"T-1"}) == {}  # type: ignore[arg-type]
+    assert head_of(heads, "T-1") == 3
+
+
+def test_a_bulk_error_without_per_operation_errors_is_no_refusal() -> None:
+    trades, heads = stores()
+    trades.details = {"writeConcernErrors": []}  # neither list filled: nothing refused
+    assert write_batch(trades, heads, [rec("T-1")]).refused == {}  # type: ignore[arg-type]
+
+
+def test_expiry_rewrites_in_chunks_of_a_thousand_by_default() -> None:
+    trades, heads = stores()
+    batch = [rec(f"T-{i}", 1, i, maturity_date="2026-01-15") for i in range(1001)]
+    write_batch(trades, heads, batch)  # type: ignore[arg-type]
+    trades.calls.clear()
+    assert expire_matured(trades, date(2026, 6, 1)) == 1001  # type: ignore[arg-type]
+    assert [len(c) for c in trades.calls] == [1000, 1]

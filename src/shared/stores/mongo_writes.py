@@ -42,7 +42,16 @@ from pymongo.errors import BulkWriteError
 
 from shared.errors import StoreUnavailable
 from shared.ports import Key, StoredTrade, WriteResult
-from shared.stores.mongo_mapping import Document, insert_head, raise_head, replace_by_id, replace_by_key
+from shared.stores.mongo_mapping import (
+    Admission,
+    Document,
+    Head,
+    head_marks,
+    insert_head,
+    raise_head,
+    replace_by_id,
+    replace_by_key,
+)
 from shared.stores.records import latest_per_key
 
 DUPLICATE_KEY = 11000
@@ -60,47 +69,64 @@ def write_batch(
     """Admit the batch's trade_ids through their heads (inserted for `new_ids`), then upsert the admitted
     records' documents."""
     batch = latest_per_key(records)
-    versions: dict[str, list[int]] = {}
+    asks: dict[str, list[Admission]] = {}
     for record in batch:
-        versions.setdefault(record.trade.trade_id, []).append(record.trade.version)
-    higher = admit(heads, versions, new_ids)
-    stale = {r.key: higher[r.key[0]] for r in batch if r.key[1] < higher.get(r.key[0], 0)}
+        asks.setdefault(record.trade.trade_id, []).append(admission(record))
+    higher = admit(heads, asks, new_ids)
+    stale = {
+        r.key: higher[r.key[0]].version
+        for r in batch
+        if r.key[0] in higher and higher[r.key[0]].refuses(admission(r))
+    }
     admitted = [r for r in batch if r.key not in stale]
     refused = write_documents(trades, admitted)
     return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)
 
 
+def admission(record: StoredTrade) -> Admission:
+    return Admission(record.trade.version, f"{record.partition}:{record.offset}")
+
+
 def admit(
-    heads: Collection[Document], versions: Mapping[str, list[int]], new_ids: Items[str] = ()
-) -> dict[str, int]:
-    """Raise each trade_id's head over the versions about to be written (insert it for `new_ids`, first
-    round only); for the trade_ids whose head was higher than some of them, that head (the versions below
-    it must not be written)."""
-    pending = {t: (min(v), max(v)) for t, v in versions.items()}
-    higher: dict[str, int] = {}
+    heads: Collection[Document], asks: Mapping[str, Sequence[Admission]], new_ids: Items[str] = ()
+) -> dict[str, Head]:
+    """Raise each trade_id's head over the records about to be written (insert it for `new_ids`, first
+    round only), marking the records it admits; for the trade_ids whose head refused some of them, that
+    head (those records must not be written)."""
+    pending = {t: list(a) for t, a in asks.items()}
+    higher: dict[str, Head] = {}
     first = set(new_ids)
     for _attempt in range(HEAD_ATTEMPTS + 1):
-        ops = [
-            insert_head(t, top) if t in first else raise_head(t, low, top)
-            for t, (low, top) in pending.items()
-        ]
+        ops = [_head_op(t, wanted, asks[t], higher.get(t), t in first) for t, wanted in pending.items()]
         first = set()
         failed = _bulk_failures(heads, ops, list(pending))
         if not failed:
             return higher
-        stored = {d["_id"]: int(d["version"]) for d in heads.find({"_id": {"$in": failed}})}
-        retry: dict[str, tuple[int, int]] = {}
+        stored = {d["_id"]: Head.of(d) for d in heads.find({"_id": {"$in": failed}})}
+        retry: dict[str, list[Admission]] = {}
         for t in failed:
-            head = stored.get(t, -1)
-            if head > pending[t][0]:
+            head = stored.get(t, Head.of(None))
+            if any(head.refuses(a) for a in asks[t]):
                 higher[t] = head
-            admissible = [v for v in versions[t] if v >= max(head, pending[t][0])]
-            if admissible:  # a first-insert race lost, or versions at or above the head: raise again
-                retry[t] = (min(admissible), pending[t][1])
+            # a first-insert race lost, or records the head neither refuses nor covers: raise again
+            need = [a for a in pending[t] if not head.refuses(a) and a.origin not in head.admitted]
+            if need:
+                retry[t] = need
         pending = retry
         if not pending:
             return higher
     raise StoreUnavailable(f"heads of {len(pending)} trade_ids kept colliding; retrying the batch")
+
+
+def _head_op(
+    trade_id: str, wanted: list[Admission], asked: Sequence[Admission], head: Head | None, first: bool
+) -> Any:
+    """The head write for `wanted`, marking every record of the batch the head will have admitted."""
+    marks = head_marks([a for a in asked if head is None or not head.refuses(a)])
+    top = max(a.version for a in wanted)
+    if first:
+        return insert_head(trade_id, top, marks)
+    return raise_head(trade_id, min(a.version for a in wanted), top, marks)
 
 
 def write_documents(trades: Collection[Document], records: Sequence[StoredTrade]) -> dict[Key, str]:

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # (range,roundrobin: eager, every rebalance revokes everything). cooperative-sticky moves only the
     # partitions that change owner. All members of a group must share a protocol: switch by a full restart.
     consumer_assignment_strategy: Literal["range", "roundrobin", "cooperative-sticky"] | None = None
+    # --- stalled consumer (issue 16; shared/consumer/stall.py) ---
+    # CONSUMER_STALL_S: a consumer holding partitions with records waiting that fetched nothing for this long
+    # logs a WARNING, sets tradestore_consumer_stalled{sink} to 1 and answers 503 on /ready; 0 disables.
+    consumer_stall_s: float = Field(default=30.0, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no metrics endpoint
 
     # Batch ingest (POST /trades/batch): item count and body size limits; 10,000 trades of ~200 bytes fit.

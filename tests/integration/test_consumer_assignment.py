@@ -107,3 +107,51 @@ def test_partitions_paused_during_a_store_outage_read_again_after_a_rebalance(ka
         wait_until(lambda: runtime.assignment.held == {(topic, 0)}, timeout_s=60)
         store.down = False
         wait_until(lambda: len(store.rows) == 10, timeout_s=30)
+
+
+class PausingStore(FakeStore):
+    """Pauses or resumes the runtime's partitions from its idle ping, i.e. on the runtime's own thread (a
+    librdkafka consumer is not to be driven from two threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runtime: ConsumerRuntime | None = None
+        self.request: str | None = None  # "pause" or "resume"
+
+    def ping(self) -> None:
+        super().ping()
+        if self.request is not None and self.runtime is not None:
+            consumer: Any = self.runtime._consumer
+            parts = consumer.assignment()
+            (consumer.pause if self.request == "pause" else consumer.resume)(parts)
+            self.request = None
+
+
+def test_a_consumer_holding_a_partition_with_records_waiting_that_fetches_nothing_is_reported_stalled(
+    kafka_bootstrap: str,
+) -> None:
+    """Whatever stops the fetcher (here the partition paused behind the runtime's back), records waiting
+    with nothing fetched for CONSUMER_STALL_S show: WARNING, tradestore_consumer_stalled 1, /ready false;
+    fetching again clears it. The positions and watermarks are the real broker's answers."""
+    topic = create_topic(kafka_bootstrap, f"stall-{uuid.uuid4().hex[:8]}", partitions=1)
+    config = settings(kafka_bootstrap, topic, f"stall-{uuid.uuid4().hex[:8]}").model_copy(
+        update={"consumer_stall_s": 1.5}
+    )
+    store = PausingStore()
+    with running_runtime(config, store) as runtime:
+        store.runtime = runtime
+        wait_until(runtime.ready, timeout_s=60)
+        publish(kafka_bootstrap, topic, 0, 3)
+        wait_until(lambda: len(store.rows) == 3)
+        store.request = "pause"
+        wait_until(lambda: store.request is None)
+        publish(kafka_bootstrap, topic, 3, 5)
+        wait_until(lambda: runtime.stall.stalled, timeout_s=60)
+        assert not runtime.ready()
+        assert runtime.metrics.value("tradestore_consumer_stalled") == 1
+        assert len(store.rows) == 3
+        store.request = "resume"
+        wait_until(lambda: len(store.rows) == 8, timeout_s=30)
+        wait_until(runtime.ready)
+        assert not runtime.stall.stalled
+        assert runtime.metrics.value("tradestore_consumer_stalled") == 0

@@ -6,8 +6,16 @@ from datetime import date
 from typing import Any
 
 from fixtures.consumers import make_trade
+from shared.kafka import TopicRecord
 from shared.schema import TradePayload
-from tradestore_tools.chaos.verify import as_accepted, check_store, expected_records
+from tradestore_tools.chaos.verify import (
+    StoreCheck,
+    as_accepted,
+    attribute_lost,
+    check_store,
+    dead_letter_reasons,
+    expected_records,
+)
 
 TODAY = date(2025, 10, 1)
 
@@ -80,3 +88,29 @@ def test_a_refused_post_that_was_delivered_anyway_is_allowed_and_reported() -> N
     check = check_store("fake", expected(), [*exact(), *unacked], duplicate_keys=[], unacked=unacked)
     assert check.ok
     assert check.delivered_despite_503 == [("T-3", 1, "B-1")]
+
+
+def test_lost_keys_the_sink_dead_lettered_are_counted_by_reason() -> None:
+    """The 80 s 'no read' of issue 16: the missing records had been read and dead-lettered; the report says
+    so instead of leaving a consumer that looks stalled."""
+
+    def letter(key: bytes, sink: bytes, reason: bytes, offset: int) -> TopicRecord:
+        headers = {"dlq.sink": sink, "dlq.reason": reason}
+        return TopicRecord("trades.dlq", 0, offset, key, b"{}", headers)
+
+    reasons = dead_letter_reasons(
+        [
+            letter(b"T-1:1:B-1", b"mongo", b"lower_version", 0),
+            letter(b"T-2:1:B-1", b"mongo", b"store_rejected", 1),
+            letter(b"T-3:1:B-1", b"sql", b"lower_version", 2),  # the other sink's letter
+            TopicRecord("trades.dlq", 0, 3, None, b"{}", {}),  # no key, no headers: ignored
+        ]
+    )
+    mongo = StoreCheck(
+        "mongo", lost=[("T-1", 1, "B-1"), ("T-2", 1, "B-1"), ("T-3", 1, "B-1"), ("T-4", 1, "B-1")]
+    )
+    attribute_lost(mongo, reasons)
+    assert mongo.lost_dead_lettered == {"lower_version": 1, "store_rejected": 1}
+    sql = StoreCheck("sql", lost=[("T-1", 1, "B-1")])
+    attribute_lost(sql, reasons)
+    assert sql.lost_dead_lettered == {}

@@ -66,15 +66,32 @@ def test_trade_already_correct_is_returned_unchanged() -> None:
     assert apply_maturity(original, TODAY, MaturedPolicy.FLAG) is original
 
 
+MATURED_MSG = (
+    "trade matured on 2026-01-15, before today (2026-11-24); "
+    "matured trades are refused (TRADESTORE_MATURED_POLICY=reject)"
+)
+
+
 def test_reject_policy_refuses_matured_trade_with_field_error() -> None:
+    """The one error names the field, the dates and the setting that refused it (the client's 422)."""
     with pytest.raises(TradeRuleViolation) as info:
         apply_maturity(trade(), TODAY, MaturedPolicy.REJECT)
-    assert info.value.errors[0].type == "trade_matured"
-    assert "maturity_date" in str(info.value)
+    assert [e.as_dict() for e in info.value.errors] == [
+        {"loc": ["maturity_date"], "msg": MATURED_MSG, "type": "trade_matured"}
+    ]
+    assert str(info.value) == f"maturity_date: {MATURED_MSG}"
 
 
 def test_reject_policy_accepts_live_trade() -> None:
     assert accept_trade(trade(maturity_date="2027-01-01"), TODAY, MaturedPolicy.REJECT).expired is False
+
+
+def test_accept_trade_applies_the_policy_it_is_given() -> None:
+    """The same matured trade: flagged expired under `flag`, refused under `reject`."""
+    assert accept_trade(trade(), TODAY, MaturedPolicy.FLAG).expired is True
+    with pytest.raises(TradeRuleViolation) as info:
+        accept_trade(trade(), TODAY, MaturedPolicy.REJECT)
+    assert [e.type for e in info.value.errors] == ["trade_matured"]
 
 
 def test_validate_trade_reports_date_errors_before_maturity() -> None:

@@ -1,5 +1,5 @@
-"""Where a consumer stands in its partitions: store offsets after a write, pause/resume, rewind (lag:
-shared.consumer.assignment).
+"""Where a consumer stands in its partitions: polled messages as plain records, store offsets after a
+write, pause/resume, rewind (lag: shared.consumer.assignment; stalls: shared.consumer.stall).
 
 Plain functions over a confluent_kafka.Consumer (or a fake with the same methods), so the runtime keeps
 only the order of things.
@@ -11,11 +11,20 @@ import logging
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 
 from shared.consumer.batch import Inbound, next_offsets
 
 log = logging.getLogger("shared.consumer")
+
+
+def to_inbound(msg: Message) -> Inbound:
+    """A polled (error-free) message as plain values."""
+    raw: Any = msg.headers() or []
+    headers = tuple((str(k), v) for k, v in raw if isinstance(v, bytes))
+    return Inbound(
+        str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0), msg.key(), msg.value(), headers
+    )
 
 
 def store_offsets(consumer: Any, records: Sequence[Inbound], sink: str) -> dict[tuple[str, int], int]:

@@ -26,8 +26,9 @@ from shared.consumer.outcomes import OutcomePublisher
 from shared.consumer.pipeline import BatchPipeline
 from shared.consumer.positions import pause as pause_partitions
 from shared.consumer.positions import resume as resume_partitions
-from shared.consumer.positions import rewind, store_offsets
+from shared.consumer.positions import rewind, store_offsets, to_inbound
 from shared.consumer.retry import Abandoned, Backoff, retry_until_done
+from shared.consumer.stall import StallWatch
 from shared.errors import StoreUnavailable
 from shared.kafka import TradeProducer, consumer_config, role_client_id
 from shared.ports import TradeWriter
@@ -37,15 +38,6 @@ log = logging.getLogger("shared.consumer")
 T = TypeVar("T")
 PING_EVERY_S = 2.0  # how often an idle runtime checks its store, for /ready
 ROLES = {"mongo": "kafkaconsumer", "sql": "kafkaconsumermssql"}  # Kafka client.id of each sink's clients
-
-
-def to_inbound(msg: Message) -> Inbound:
-    """A polled (error-free) message as plain values."""
-    raw: Any = msg.headers() or []
-    headers = tuple((str(k), v) for k, v in raw if isinstance(v, bytes))
-    return Inbound(
-        str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0), msg.key(), msg.value(), headers
-    )
 
 
 class ConsumerRuntime:
@@ -76,6 +68,7 @@ class ConsumerRuntime:
         self._revoked = False
         cooperative = settings.consumer_assignment_strategy == "cooperative-sticky"
         self.assignment = Assignment(writer.name, self.metrics.registry, clock, cooperative)
+        self.stall = StallWatch(writer.name, self.metrics.registry, clock, settings.consumer_stall_s)
         self._polling = False
         self._store_ok = False
         self._last_ping = 0.0
@@ -88,8 +81,10 @@ class ConsumerRuntime:
         self._stop.set()
 
     def ready(self) -> bool:
-        """Ready when it holds a partition (else it persists nothing) and its store answered last."""
-        return self._store_ok and self.assignment.assigned and not self._stop.is_set()
+        """Ready when it holds a partition (else it persists nothing), its store answered last, and it is not
+        stalled (records waiting, nothing fetched for CONSUMER_STALL_S: shared.consumer.stall)."""
+        held, stalled = self.assignment.assigned, self.stall.stalled
+        return self._store_ok and held and not stalled and not self._stop.is_set()
 
     def start_probe(self, host: str = "0.0.0.0", port: int | None = None) -> int:  # noqa: S104 - a probe port
         """Serve /health, /ready and /metrics; returns the bound port (0 picks a free one)."""
@@ -146,7 +141,9 @@ class ConsumerRuntime:
         records = [to_inbound(m) for m in msgs if self._usable(m)]
         if not records:
             self._idle_ping()
+            self.stall.check(self._consumer, self.assignment.held)
             return
+        self.stall.fetched()
         try:
             self.process(records)
         except Abandoned as exc:

@@ -87,11 +87,16 @@ def _store_json(s: StoreCheck, settled_s: float) -> dict[str, Any]:
         "regressions": len(s.regressions),
         "unexpected": len(s.unexpected),
         "delivered_despite_503": len(s.delivered_despite_503),
+        "lost_dead_lettered": s.lost_dead_lettered,
         "lost_keys": _keys(s.lost),
         "duplicated_keys": _keys(s.duplicated),
         "regression_keys": _keys(s.regressions),
         "unexpected_keys": _keys(s.unexpected),
     }
+
+
+def _reasons(counts: dict[str, int]) -> object:
+    return ", ".join(f"{reason} {n}" for reason, n in counts.items()) or 0
 
 
 def _reconcile_json(rec: Reconciliation) -> dict[str, Any]:
@@ -143,6 +148,7 @@ def report_rows(data: dict[str, Any]) -> list[tuple[str, object]]:
         rows += [
             (f"{store}: records", s["records"]),
             (f"{store}: lost", s["lost"]),
+            (f"{store}: lost, dead-lettered by its sink", _reasons(s.get("lost_dead_lettered", {}))),
             (f"{store}: duplicated", s["duplicated"]),
             (f"{store}: version regressions", s["regressions"]),
             (f"{store}: unexpected records", s["unexpected"]),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from shared.kafka import read_until
 from shared.ports import Key, TradeAudit
 from shared.stores import open_audit
 from tradedata.models import utc_today
@@ -28,7 +29,14 @@ from tradestore_tools.chaos.schedule import NEW_ID, FaultKind, plan_faults
 from tradestore_tools.chaos.spread import post_spread
 from tradestore_tools.chaos.stores import duplicate_keys, wait_settled
 from tradestore_tools.chaos.topology import Strategy, Topology
-from tradestore_tools.chaos.verify import StoreCheck, as_accepted, check_store, expected_records
+from tradestore_tools.chaos.verify import (
+    StoreCheck,
+    as_accepted,
+    attribute_lost,
+    check_store,
+    dead_letter_reasons,
+    expected_records,
+)
 
 log = logging.getLogger("tradestore_tools.chaos")
 
@@ -155,6 +163,12 @@ def verify(result: ChaosResult, topo: Topology, today: date) -> None:
     finally:
         for reader in readers:
             reader.close()
+    if any(store.lost for store in result.stores):
+        config = {"bootstrap.servers": direct.kafka_bootstrap_servers}
+        letters = read_until(config, direct.trades_dlq_topic, idle_s=3.0, deadline_s=60.0)
+        reasons = dead_letter_reasons(letters)
+        for store in result.stores:
+            attribute_lost(store, reasons)
 
 
 def check_readers(

@@ -7,17 +7,20 @@
 - unexpected: a stored key no acknowledged post explains (e.g. a rejected stale version got stored).
 
 A difference explained by a post that never got a 2xx (allowed: it may have been delivered before the
-API gave up) is counted as "delivered despite 503" instead, never as a failure.
+API gave up) is counted as "delivered despite 503" instead, never as a failure. A lost key the store's
+own sink dead-lettered is counted by reason too (`lost_dead_lettered`): read and refused, not unread.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from shared.kafka import TopicRecord
+from shared.kafka.headers import DLQ_REASON, DLQ_SINK
 from shared.ports import Key
 from shared.schema import TradePayload
 from tradestore.regress import model
@@ -34,6 +37,7 @@ class StoreCheck:
     regressions: list[Key] = field(default_factory=list)
     unexpected: list[Key] = field(default_factory=list)
     delivered_despite_503: list[Key] = field(default_factory=list)
+    lost_dead_lettered: dict[str, int] = field(default_factory=dict)  # lost keys its sink dead-lettered
 
     @property
     def ok(self) -> bool:
@@ -92,3 +96,24 @@ def check_store(
         if regressed and trade_id not in explained and not any(k[0] == trade_id for k in result.regressions):
             result.regressions.append((trade_id, version, "(latest version)"))
     return result
+
+
+def dead_letter_reasons(records: Iterable[TopicRecord]) -> dict[tuple[str, str], str]:
+    """(sink, record key) -> the last `dlq.reason` of each dead letter read back from the DLQ topic."""
+    reasons: dict[tuple[str, str], str] = {}
+    for r in records:
+        sink, reason = r.headers.get(DLQ_SINK), r.headers.get(DLQ_REASON)
+        if r.key is not None and sink is not None and reason is not None:
+            reasons[(sink.decode(), r.key.decode(errors="replace"))] = reason.decode()
+    return reasons
+
+
+def attribute_lost(check: StoreCheck, reasons: Mapping[tuple[str, str], str]) -> None:
+    """Count the lost keys the store's own sink dead-lettered, by reason: a lost record that was read and
+    refused (e.g. `lower_version`) is a decision to look at, not a consumer that stopped reading."""
+    found: Counter[str] = Counter()
+    for trade_id, version, book_id in check.lost:
+        reason = reasons.get((check.store, f"{trade_id}:{version}:{book_id}"))
+        if reason is not None:
+            found[reason] += 1
+    check.lost_dead_lettered = dict(sorted(found.items()))

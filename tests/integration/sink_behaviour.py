@@ -44,11 +44,19 @@ class SinkBehaviour:
         assert store.write(batch).written == 2
         assert store.summary().total == 2
 
-    def test_a_replayed_batch_finds_its_lower_version_below_the_stored_one(self, store: Store) -> None:
+    def test_a_replayed_batch_leaves_the_store_as_it_was_and_is_told_from_a_stale_copy(
+        self, store: Store
+    ) -> None:
         batch = [stored(1), stored(2, version=2)]
         assert store.write(batch).written == 2
-        replay = store.write(batch)  # the pipeline tells a replay from a stale copy by stored_origins
-        assert (replay.written, replay.stale) == (1, {("T-1001", 1, "B-1"): 2})
+        replay = store.write(batch)
+        # a store may report its lower version stale (SQL, the fake: the pipeline then finds the record's own
+        # origin stored, a replay) or admit it again as a record its head was raised for (MongoDB): either
+        # way every record is accounted for and nothing stale is a record other than the stored one
+        assert replay.written + len(replay.stale) == 2
+        assert set(replay.stale) <= {("T-1001", 1, "B-1")}
+        assert store.stored_origins(set(replay.stale)) == {k: (0, 1) for k in replay.stale}
+        assert sorted((t.trade.version, t.offset) for t in store.versions("T-1001")) == [(1, 1), (2, 2)]
         assert store.summary().total == 2
 
     def test_same_key_overrides_the_stored_record(self, store: Store) -> None:

@@ -23,7 +23,13 @@ from shared.ports import Key, StoredTrade, StoreSummary, TradeFilter, WriteResul
 from shared.redact import redact_text, redact_url
 from shared.schema import TradePayload
 from shared.settings import Settings
-from shared.stores.mongo_mapping import READ_PROJECTION, Document, from_document, stored_from_document
+from shared.stores.mongo_mapping import (
+    READ_PROJECTION,
+    Admission,
+    Document,
+    from_document,
+    stored_from_document,
+)
 from shared.stores.mongo_writes import TRANSIENT_CODES, admit, expire_matured, write_batch
 from shared.stores.records import prefix_upper_bound, wanted_origins
 
@@ -95,7 +101,7 @@ class MongoStore:
             coll.create_index([("trade_id", ASCENDING), ("version", DESCENDING)], name="trade_version")
             heads = self._coll("_heads")
             if heads.find_one({}, {"_id": 1}) is None and coll.find_one({}, {"_id": 1}) is not None:
-                admit(heads, {t: [v] for t, v in self._max_versions({}).items()})
+                admit(heads, {t: [Admission(v)] for t, v in self._max_versions({}).items()})
         log.info("mongo store ready: %s %s.%s", redact_url(self._url), self.database, self.collection_name)
 
     def ping(self) -> None:

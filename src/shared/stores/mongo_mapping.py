@@ -10,8 +10,8 @@ the cheapest lookup on MongoDB and the only indexed one on nx-27017 (docs/nx-270
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 from pymongo import InsertOne, ReplaceOne, UpdateOne
@@ -84,14 +84,49 @@ def replace_by_key(record: StoredTrade) -> ReplaceOne[Document]:
     return ReplaceOne(key_filter(record.key), document, upsert=True)
 
 
-def raise_head(trade_id: str, low: int, top: int) -> UpdateOne:
+class Admission(NamedTuple):
+    """One record of a trade that a batch asks its head to admit: its version and its place in the log
+    (`"partition:offset"`; None for a head seeded from stored documents, which no record re-delivers)."""
+
+    version: int
+    origin: str | None = None
+
+
+class Head(NamedTuple):
+    """A trade's head as read: the highest admitted version and the records that admitted it."""
+
+    version: int
+    admitted: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any] | None) -> Head:
+        if doc is None:
+            return cls(-1)
+        return cls(int(doc["version"]), frozenset(doc.get("admitted") or ()))
+
+    def refuses(self, record: Admission) -> bool:
+        """Below the head and not one of the records the head was raised for (those stay admitted: a batch
+        that raised the head and failed before its documents were written writes them when re-delivered)."""
+        return record.version < self.version and record.origin not in self.admitted
+
+
+def head_marks(records: Sequence[Admission]) -> Document:
+    """What a raise stores beside the version: the origins of the records it admits."""
+    return {"admitted": sorted({r.origin for r in records if r.origin is not None})}
+
+
+def raise_head(trade_id: str, low: int, top: int, marks: Document | None = None) -> UpdateOne:
     """Raise the trade's head (highest admitted version) to `top`, provided it is at most `low` (the
-    lowest version about to be written). A higher head makes the upsert insert a second `_id` and fail
-    with a duplicate key: that failure is the refusal (see shared.stores.mongo_writes)."""
-    return UpdateOne({"_id": trade_id, "version": {"$lte": low}}, {"$max": {"version": top}}, upsert=True)
+    lowest version about to be written), and record which records it admits (`marks`). A higher head
+    makes the upsert insert a second `_id` and fail with a duplicate key: that failure is the refusal
+    (see shared.stores.mongo_writes)."""
+    update: Document = {"$max": {"version": top}}
+    if marks:
+        update["$set"] = marks
+    return UpdateOne({"_id": trade_id, "version": {"$lte": low}}, update, upsert=True)
 
 
-def insert_head(trade_id: str, top: int) -> InsertOne[Document]:
+def insert_head(trade_id: str, top: int, marks: Document | None = None) -> InsertOne[Document]:
     """The first head of a trade: `top` admitted. When a head exists already, the insert fails with a
     duplicate key and the head is read and raised like any other (see shared.stores.mongo_writes)."""
-    return InsertOne({"_id": trade_id, "version": top})
+    return InsertOne({"_id": trade_id, "version": top, **(marks or {})})

@@ -3,21 +3,27 @@
 Why a head, and why the write is correct on MongoDB. The version rule ("never store a version below a
 stored higher version of the same trade_id") spans documents, and MongoDB makes only single-document
 operations atomic without a replica-set transaction. So each trade_id has one small *head* document in
-`<collection>_heads`: `{_id: trade_id, version: highest admitted version}`. Before its documents are
-written, a batch raises each of its trade_ids' heads to the batch's highest version for it with one
+`<collection>_heads`: `{_id: trade_id, version: highest admitted version, admitted: [origins]}`. Before
+its documents are written, a batch raises each of its trade_ids' heads to the batch's highest version for it with one
 atomic upsert whose filter matches only a head at or below the batch's lowest version for it
 (`raise_head`). If a higher version was admitted before (by this consumer, or by a second one during a
 rebalance), the filter misses, the upsert tries to insert a second document with the same `_id`, and
 MongoDB refuses it with a duplicate key (11000): the head is read, the records below it are stale and
 not written, and the raise is retried for the versions at or above it. The head upsert is the linearisation
 point: every admitted batch is ordered by its head raise, so the store always equals some serial
-order of the writers in which no version was written after a higher one was admitted. A crash between
-the head raise and the documents leaves the head ahead; the redelivered batch passes again (`$lte`).
-Two first raises of a new trade_id can also collide on the insert; the head is then read and the raise
+order of the writers in which no version was written after a higher one was admitted.
+
+A batch can raise a head and fail before its documents are written (a crash, a timeout, a failover); the
+head is then ahead of the documents, and the batch comes again (retried, or re-delivered from the last
+stored offset, perhaps with other bounds). Its records below the head were admitted by that raise and must
+not be refused by it: so a raise also records, in `admitted`, the origins (partition:offset) of the
+records it admits, and a record the head lists is never refused by it (`Head.refuses`). A record below the
+head that it does not list is refused as before: a late copy, or a record already written or refused when
+the log first passed it (offsets are stored only after a batch's writes). Two first raises of a new trade_id can also collide on the insert; the head is then read and the raise
 retried, so a collision is never mistaken for a stale version.
 
 First heads. For a trade_id the caller believes new (no stored version when it read them: `new_ids`), the
-head is inserted, `{_id, version: top}`, instead of the conditional upsert: one plain insert, the cheapest
+head is inserted, `{_id, version: top, admitted}`, instead of the conditional upsert: one plain insert, the cheapest
 write on MongoDB (no query) and on nx-27017 (measured: ~2x cheaper, bench/mongo_ops.py). The belief is only
 a hint: if a head exists (a crash after a raise, another writer, a refused document), the insert fails with
 the same duplicate key as a missed raise and the head is read and raised as above, so a wrong hint costs
@@ -42,7 +48,16 @@ from pymongo.errors import BulkWriteError
 
 from shared.errors import StoreUnavailable
 from shared.ports import Key, StoredTrade, WriteResult
-from shared.stores.mongo_mapping import Document, insert_head, raise_head, replace_by_id, replace_by_key
+from shared.stores.mongo_mapping import (
+    Admission,
+    Document,
+    Head,
+    head_marks,
+    insert_head,
+    raise_head,
+    replace_by_id,
+    replace_by_key,
+)
 from shared.stores.records import latest_per_key
 
 DUPLICATE_KEY = 11000
@@ -60,47 +75,64 @@ def write_batch(
     """Admit the batch's trade_ids through their heads (inserted for `new_ids`), then upsert the admitted
     records' documents."""
     batch = latest_per_key(records)
-    versions: dict[str, list[int]] = {}
+    asks: dict[str, list[Admission]] = {}
     for record in batch:
-        versions.setdefault(record.trade.trade_id, []).append(record.trade.version)
-    higher = admit(heads, versions, new_ids)
-    stale = {r.key: higher[r.key[0]] for r in batch if r.key[1] < higher.get(r.key[0], 0)}
+        asks.setdefault(record.trade.trade_id, []).append(admission(record))
+    higher = admit(heads, asks, new_ids)
+    stale = {
+        r.key: higher[r.key[0]].version
+        for r in batch
+        if r.key[0] in higher and higher[r.key[0]].refuses(admission(r))
+    }
     admitted = [r for r in batch if r.key not in stale]
     refused = write_documents(trades, admitted)
     return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)
 
 
+def admission(record: StoredTrade) -> Admission:
+    return Admission(record.trade.version, f"{record.partition}:{record.offset}")
+
+
 def admit(
-    heads: Collection[Document], versions: Mapping[str, list[int]], new_ids: Items[str] = ()
-) -> dict[str, int]:
-    """Raise each trade_id's head over the versions about to be written (insert it for `new_ids`, first
-    round only); for the trade_ids whose head was higher than some of them, that head (the versions below
-    it must not be written)."""
-    pending = {t: (min(v), max(v)) for t, v in versions.items()}
-    higher: dict[str, int] = {}
+    heads: Collection[Document], asks: Mapping[str, Sequence[Admission]], new_ids: Items[str] = ()
+) -> dict[str, Head]:
+    """Raise each trade_id's head over the records about to be written (insert it for `new_ids`, first
+    round only), marking the records it admits; for the trade_ids whose head refused some of them, that
+    head (those records must not be written)."""
+    pending = {t: list(a) for t, a in asks.items()}
+    higher: dict[str, Head] = {}
     first = set(new_ids)
     for _attempt in range(HEAD_ATTEMPTS + 1):
-        ops = [
-            insert_head(t, top) if t in first else raise_head(t, low, top)
-            for t, (low, top) in pending.items()
-        ]
+        ops = [_head_op(t, wanted, asks[t], higher.get(t), t in first) for t, wanted in pending.items()]
         first = set()
         failed = _bulk_failures(heads, ops, list(pending))
         if not failed:
             return higher
-        stored = {d["_id"]: int(d["version"]) for d in heads.find({"_id": {"$in": failed}})}
-        retry: dict[str, tuple[int, int]] = {}
+        stored = {d["_id"]: Head.of(d) for d in heads.find({"_id": {"$in": failed}})}
+        retry: dict[str, list[Admission]] = {}
         for t in failed:
-            head = stored.get(t, -1)
-            if head > pending[t][0]:
+            head = stored.get(t, Head.of(None))
+            if any(head.refuses(a) for a in asks[t]):
                 higher[t] = head
-            admissible = [v for v in versions[t] if v >= max(head, pending[t][0])]
-            if admissible:  # a first-insert race lost, or versions at or above the head: raise again
-                retry[t] = (min(admissible), pending[t][1])
+            # a first-insert race lost, or records the head neither refuses nor covers: raise again
+            need = [a for a in pending[t] if not head.refuses(a) and a.origin not in head.admitted]
+            if need:
+                retry[t] = need
         pending = retry
         if not pending:
             return higher
     raise StoreUnavailable(f"heads of {len(pending)} trade_ids kept colliding; retrying the batch")
+
+
+def _head_op(
+    trade_id: str, wanted: list[Admission], asked: Sequence[Admission], head: Head | None, first: bool
+) -> Any:
+    """The head write for `wanted`, marking every record of the batch the head will have admitted."""
+    marks = head_marks([a for a in asked if head is None or not head.refuses(a)])
+    top = max(a.version for a in wanted)
+    if first:
+        return insert_head(trade_id, top, marks)
+    return raise_head(trade_id, min(a.version for a in wanted), top, marks)
 
 
 def write_documents(trades: Collection[Document], records: Sequence[StoredTrade]) -> dict[Key, str]:

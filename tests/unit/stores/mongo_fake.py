@@ -82,6 +82,7 @@ class FakeCollection:
             if isinstance(op, UpdateOne):
                 for name, top in update["$max"].items():
                     new[name] = max(new.get(name, top), top)
+                new.update(update.get("$set", {}))
             else:
                 assert isinstance(op, ReplaceOne)
                 new = {**update, "_id": doc["_id"]}
@@ -93,6 +94,7 @@ class FakeCollection:
         seed = {k: v for k, v in query.items() if not isinstance(v, dict)}
         if isinstance(op, UpdateOne):
             seed.update(update["$max"])
+            seed.update(update.get("$set", {}))
         else:
             seed = {**seed, **update}
         seed.setdefault("_id", f"oid-{len(self.docs)}")

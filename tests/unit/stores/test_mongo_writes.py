@@ -13,7 +13,7 @@ from pymongo import InsertOne, UpdateOne
 from shared.errors import StoreUnavailable
 from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
-from shared.stores.mongo_mapping import doc_id
+from shared.stores.mongo_mapping import Admission, Head, doc_id
 from shared.stores.mongo_writes import HEAD_ATTEMPTS, admit, expire_matured, write_batch
 from unit.stores.mongo_fake import FakeCollection
 
@@ -29,6 +29,11 @@ def stores() -> tuple[FakeCollection, FakeCollection]:
     return FakeCollection(unique_key=True), FakeCollection()
 
 
+def asks(*versions: int) -> list[Admission]:
+    """A batch's records of one trade: the given versions at offsets 0, 1, 2... of partition 0."""
+    return [Admission(v, f"0:{i}") for i, v in enumerate(versions)]
+
+
 def head_of(heads: FakeCollection, trade_id: str) -> int:
     return int(heads.docs[trade_id]["version"])
 
@@ -40,7 +45,10 @@ def test_new_trade_ids_get_their_head_inserted_at_the_batch_top_then_their_docum
     result = write_batch(trades, heads, batch, {"T-1", "T-2"})  # type: ignore[arg-type]
     assert (result.written, result.stale, result.refused) == (3, {}, {})
     assert heads.kinds(0) == ["InsertOne", "InsertOne"]
-    assert heads.docs == {"T-1": {"_id": "T-1", "version": 3}, "T-2": {"_id": "T-2", "version": 2}}
+    assert heads.docs == {
+        "T-1": {"_id": "T-1", "version": 3, "admitted": ["0:0", "0:1"]},
+        "T-2": {"_id": "T-2", "version": 2, "admitted": ["0:2"]},
+    }
     assert len(heads.calls) == 1  # one round
     assert sorted(trades.docs) == sorted(doc_id(r.key) for r in batch)
 
@@ -51,7 +59,7 @@ def test_without_the_hint_heads_are_raised_conditionally_on_the_lowest_version()
     (op,) = heads.calls[0]
     assert isinstance(op, UpdateOne)
     assert op._filter == {"_id": "T-1", "version": {"$lte": 2}}
-    assert op._doc == {"$max": {"version": 5}}
+    assert op._doc == {"$max": {"version": 5}, "$set": {"admitted": ["0:0", "0:1"]}}
     assert op._upsert is True
     assert head_of(heads, "T-1") == 5
 
@@ -111,16 +119,16 @@ def test_a_head_equal_to_the_batch_admits_it_again() -> None:
 def test_a_higher_head_found_on_a_raise_is_reported_for_the_versions_below_it() -> None:
     _, heads = stores()
     heads.docs["T-1"] = {"_id": "T-1", "version": 4}
-    assert admit(heads, {"T-1": [3, 4, 6]}) == {"T-1": 4}  # type: ignore[arg-type]
+    assert admit(heads, {"T-1": asks(3, 4, 6)}) == {"T-1": Head(4)}  # type: ignore[arg-type]
     assert head_of(heads, "T-1") == 6
-    assert admit(heads, {"T-1": [6]}) == {}  # type: ignore[arg-type]
+    assert admit(heads, {"T-1": asks(6)}) == {}  # type: ignore[arg-type]
 
 
 def test_heads_that_keep_colliding_are_a_transient_failure_after_the_last_attempt() -> None:
     _, heads = stores()
     heads.refuse = lambda op: {"code": 11000, "errmsg": "dup"}  # a head that never shows up when read
     with pytest.raises(StoreUnavailable, match="heads of 1 trade_ids kept colliding"):
-        admit(heads, {"T-1": [1]}, {"T-1"})  # type: ignore[arg-type]
+        admit(heads, {"T-1": asks(1)}, {"T-1"})  # type: ignore[arg-type]
     assert len(heads.calls) == HEAD_ATTEMPTS + 1
     assert heads.kinds(0) == ["InsertOne"]
     assert heads.kinds(HEAD_ATTEMPTS) == ["UpdateOne"]
@@ -130,7 +138,7 @@ def test_a_collision_then_a_free_head_is_admitted_on_the_retry() -> None:
     _, heads = stores()
     refusals = iter([{"code": 11000, "errmsg": "race"}])
     heads.refuse = lambda op: next(refusals, None)
-    assert admit(heads, {"T-1": [2, 3]}, {"T-1"}) == {}  # type: ignore[arg-type]
+    assert admit(heads, {"T-1": asks(2, 3)}, {"T-1"}) == {}  # type: ignore[arg-type]
     assert head_of(heads, "T-1") == 3
     assert heads.calls[1][0]._filter == {"_id": "T-1", "version": {"$lte": 2}}
 
@@ -264,7 +272,7 @@ def test_expiry_leaves_a_document_rewritten_since_it_was_read() -> None:
 def test_a_head_found_equal_to_the_lowest_version_is_not_reported_as_higher() -> None:
     _, heads = stores()
     heads.docs["T-1"] = {"_id": "T-1", "version": 2}  # the insert fails; the head admits 2 and 3
-    assert admit(heads, {"T-1": [2, 3]}, {"T-1"}) == {}  # type: ignore[arg-type]
+    assert admit(heads, {"T-1": asks(2, 3)}, {"T-1"}) == {}  # type: ignore[arg-type]
     assert head_of(heads, "T-1") == 3
 
 
@@ -281,3 +289,71 @@ def test_expiry_rewrites_in_chunks_of_a_thousand_by_default() -> None:
     trades.calls.clear()
     assert expire_matured(trades, date(2026, 6, 1)) == 1001  # type: ignore[arg-type]
     assert [len(c) for c in trades.calls] == [1000, 1]
+
+
+# --- a batch that raised its heads but failed before its documents: re-delivered, it loses nothing ---
+class DocumentsDown:
+    """The trades collection refusing every write as a timeout would (transient), until `up`."""
+
+    def __init__(self, trades: FakeCollection) -> None:
+        self.up = False
+        trades.refuse = lambda op: (
+            None if self.up else {"code": 50, "errmsg": "operation exceeded time limit"}
+        )
+
+
+def test_a_batch_retried_after_its_documents_failed_writes_every_version_it_admitted() -> None:
+    trades, heads = stores()
+    outage = DocumentsDown(trades)
+    batch = [rec("T-LOST", 1, 10), rec("T-LOST", 2, 11)]
+    with pytest.raises(StoreUnavailable):
+        write_batch(trades, heads, batch, {"T-LOST"})  # type: ignore[arg-type]
+    assert head_of(heads, "T-LOST") == 2  # the head moved, the documents did not
+    outage.up = True
+    result = write_batch(trades, heads, batch)  # type: ignore[arg-type]
+    assert (result.written, result.stale) == (2, {})
+    assert sorted(d["version"] for d in trades.docs.values()) == [1, 2]
+
+
+def test_a_batch_failing_twice_still_writes_every_version_on_the_third_try() -> None:
+    trades, heads = stores()
+    outage = DocumentsDown(trades)
+    batch = [rec("T-1", 1, 10), rec("T-1", 2, 11), rec("T-1", 3, 12)]
+    for _ in range(2):
+        with pytest.raises(StoreUnavailable):
+            write_batch(trades, heads, batch)  # type: ignore[arg-type]
+    outage.up = True
+    assert write_batch(trades, heads, batch).stale == {}  # type: ignore[arg-type]
+    assert sorted(d["version"] for d in trades.docs.values()) == [1, 2, 3]
+
+
+def test_a_redelivery_with_other_batch_bounds_writes_the_admitted_records_and_admits_the_rest() -> None:
+    trades, heads = stores()
+    outage = DocumentsDown(trades)
+    with pytest.raises(StoreUnavailable):  # a consumer admitted offsets 10-11 and crashed
+        write_batch(trades, heads, [rec("T-1", 1, 10), rec("T-1", 3, 11)])  # type: ignore[arg-type]
+    outage.up = True
+    # the next owner reads from the committed offset on, further than the first batch went
+    again = [rec("T-1", 1, 10), rec("T-1", 3, 11), rec("T-1", 2, 12), rec("T-1", 4, 13)]
+    result = write_batch(trades, heads, again)  # type: ignore[arg-type]
+    assert result.stale == {("T-1", 2, "B-1"): 3}  # after version 3 in the log: stale, as it always was
+    assert sorted(d["version"] for d in trades.docs.values()) == [1, 3, 4]
+    assert heads.docs["T-1"]["admitted"] == ["0:10", "0:11", "0:13"]
+    assert head_of(heads, "T-1") == 4
+
+
+def test_a_late_copy_below_the_head_at_another_offset_is_still_stale() -> None:
+    trades, heads = stores()
+    write_batch(trades, heads, [rec("T-1", 1, 10), rec("T-1", 2, 11)])  # type: ignore[arg-type]
+    result = write_batch(trades, heads, [rec("T-1", 1, 20, counterparty_id="CP-LATE")])  # type: ignore[arg-type]
+    assert result.stale == {("T-1", 1, "B-1"): 2}
+    assert result.written == 0
+    stored = trades.docs[doc_id(("T-1", 1, "B-1"))]
+    assert (stored["offset"], stored["counterparty_id"]) == (10, SAMPLE_TRADE["counterparty_id"])
+
+
+def test_a_head_seeded_from_stored_documents_admits_no_record_below_it() -> None:
+    _, heads = stores()
+    admit(heads, {"T-1": [Admission(5)]})  # type: ignore[arg-type]
+    assert heads.docs["T-1"] == {"_id": "T-1", "version": 5, "admitted": []}
+    assert admit(heads, {"T-1": asks(4)}) == {"T-1": Head(5, frozenset())}  # type: ignore[arg-type]

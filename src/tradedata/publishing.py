@@ -62,7 +62,7 @@ class Publisher(Sender, Protocol):
         headers: Headers | None = None,
     ) -> int: ...
 
-    def broker_reachable(self, timeout_s: float = 2.0) -> bool: ...
+    def broker_reachable(self, timeout_s: float = ...) -> bool: ...  # the default is the producer's own
 
 
 @dataclass(frozen=True)

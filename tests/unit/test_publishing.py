@@ -78,6 +78,27 @@ def test_publish_of_nothing_returns_at_once_with_no_outcome() -> None:
     assert producer.sent == []
 
 
+class Silent(Acking):
+    """Queues every record and never reports a delivery (a broker that stopped answering)."""
+
+    def send_many(
+        self, topic: str, records: Iterable[tuple[str, bytes, bytes]], on_delivery: Any, headers: Any = None
+    ) -> int:
+        self.sent += [(topic, key, value, headers) for _, key, value in records]
+        return len(self.sent)
+
+
+def test_records_never_acknowledged_are_failed_when_the_ack_wait_runs_out_naming_it() -> None:
+    """The wait ends by itself (the client gets its 503 / `failed`), it does not last until an ack."""
+
+    async def bounded() -> dict[int, Outcome]:
+        options = PublishOptions("trades", 0.05)
+        return await asyncio.wait_for(publish(Silent(), records(2), options), DEADLINE_S)
+
+    failed = Outcome("failed", reason="broker did not acknowledge within 0.05s")
+    assert asyncio.run(bounded()) == {0: failed, 2: failed}
+
+
 def test_publish_puts_the_given_headers_on_every_record_of_the_topic() -> None:
     producer = Acking()
     headers = [("tradestore.principal", b"key-ops-1")]

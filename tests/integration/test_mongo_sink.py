@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,8 +17,11 @@ from pymongo.database import Database
 from fixtures.consumers import numbered_trade
 from fixtures.mongo import consumer_settings, running_runtime, wait_until
 from shared.kafka import TradeProducer
+from shared.ports import StoredTrade
+from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.settings import Settings
 from shared.stores import open_reader
+from shared.stores.mongo import MongoStore
 from tradestore.local.mongo import EmbeddedMongo
 
 log = logging.getLogger(__name__)
@@ -239,3 +242,30 @@ def test_the_submitting_principal_is_stored_with_the_trade(
     store = open_reader(mongo_consumer_settings, "mongo")
     assert [s.principal for s in store.versions("T-1")] == ["ingest"]
     store.close()
+
+
+def test_first_heads_on_a_real_server_insert_new_trades_and_survive_a_wrong_hint(
+    mongo_url: str, mongo_db: Database[dict[str, Any]]
+) -> None:
+    """The first-head path on nx-27017 (or MONGO_URL): trade_ids max_versions found no version of get their
+    head inserted; one whose head another writer admitted meanwhile still obeys that head."""
+
+    def rec(trade_id: str, version: int) -> StoredTrade:
+        payload = TradePayload.model_validate({**SAMPLE_TRADE, "trade_id": trade_id, "version": version})
+        return StoredTrade(payload, 0, version, datetime(2026, 11, 30, tzinfo=UTC))
+
+    store = MongoStore(mongo_url, mongo_db.name, "trades")
+    store.setup()
+    try:
+        assert store.max_versions({"F-NEW", "F-RACE"}) == {}  # both believed new
+        mongo_db.trades_heads.insert_one({"_id": "F-RACE", "version": 3})  # another writer admitted 3
+        result = store.write([rec("F-NEW", 1), rec("F-NEW", 2), rec("F-RACE", 2), rec("F-RACE", 4)])
+        assert result.stale == {("F-RACE", 2, "B-1"): 3}
+        assert result.written == 3
+        heads = {h["_id"]: h["version"] for h in mongo_db.trades_heads.find()}
+        assert heads == {"F-NEW": 2, "F-RACE": 4}
+        stored = sorted((d["trade_id"], d["version"]) for d in mongo_db.trades.find())
+        assert stored == [("F-NEW", 1), ("F-NEW", 2), ("F-RACE", 4)]
+        assert store.max_versions({"F-NEW", "F-RACE"}) == {"F-NEW": 2, "F-RACE": 4}
+    finally:
+        store.close()

@@ -4,14 +4,14 @@ Why a head, and why the write is correct on MongoDB. The version rule ("never st
 stored higher version of the same trade_id") spans documents, and MongoDB makes only single-document
 operations atomic without a replica-set transaction. So each trade_id has one small *head* document in
 `<collection>_heads`: `{_id: trade_id, version: highest admitted version, admitted: [origins]}`. Before
-its documents are written, a batch raises each of its trade_ids' heads to the batch's highest version for it with one
-atomic upsert whose filter matches only a head at or below the batch's lowest version for it
+its documents are written, a batch raises each of its trade_ids' heads to the batch's highest version for
+it with one atomic upsert whose filter matches only a head at or below the batch's lowest version for it
 (`raise_head`). If a higher version was admitted before (by this consumer, or by a second one during a
 rebalance), the filter misses, the upsert tries to insert a second document with the same `_id`, and
-MongoDB refuses it with a duplicate key (11000): the head is read, the records below it are stale and
-not written, and the raise is retried for the versions at or above it. The head upsert is the linearisation
-point: every admitted batch is ordered by its head raise, so the store always equals some serial
-order of the writers in which no version was written after a higher one was admitted.
+MongoDB refuses it with a duplicate key (11000): the head is read, the records below it are stale and not
+written, and the raise is retried for the versions at or above it. The head upsert is the linearisation
+point: every admitted batch is ordered by its head raise, so the store always equals some serial order of
+the writers in which no version was written after a higher one was admitted.
 
 A batch can raise a head and fail before its documents are written (a crash, a timeout, a failover); the
 head is then ahead of the documents, and the batch comes again (retried, or re-delivered from the last
@@ -19,20 +19,21 @@ stored offset, perhaps with other bounds). Its records below the head were admit
 not be refused by it: so a raise also records, in `admitted`, the origins (partition:offset) of the
 records it admits, and a record the head lists is never refused by it (`Head.refuses`). A record below the
 head that it does not list is refused as before: a late copy, or a record already written or refused when
-the log first passed it (offsets are stored only after a batch's writes). Two first raises of a new trade_id can also collide on the insert; the head is then read and the raise
-retried, so a collision is never mistaken for a stale version.
+the log first passed it (offsets are stored only after a batch's writes). Two first raises of a new
+trade_id can also collide on the insert; the head is then read and the raise retried, so a collision is
+never mistaken for a stale version.
 
 First heads. For a trade_id the caller believes new (no stored version when it read them: `new_ids`), the
-head is inserted, `{_id, version: top, admitted}`, instead of the conditional upsert: one plain insert, the cheapest
-write on MongoDB (no query) and on nx-27017 (measured: ~2x cheaper, bench/mongo_ops.py). The belief is only
-a hint: if a head exists (a crash after a raise, another writer, a refused document), the insert fails with
-the same duplicate key as a missed raise and the head is read and raised as above, so a wrong hint costs
-a round, never correctness.
+head is inserted, `{_id, version: top, admitted}`, instead of the conditional upsert: one plain insert,
+the cheapest write on MongoDB (no query) and on nx-27017 (measured: ~2x cheaper, bench/mongo_ops.py). The
+belief is only a hint: if a head exists (a crash after a raise, another writer, a refused document), the
+insert fails with the same duplicate key as a missed raise and the head is read and raised as above, so a
+wrong hint costs a round, never correctness.
 
-Documents are upserts on `_id` (the key, see mongo_mapping): idempotent, and the same cost whatever
-the collection size, on MongoDB and on nx-27017 alike. A document stored with another `_id` (before
-`_id` was the key) fails the `_id` upsert with a duplicate key on the unique business-key index and is
-upserted on the key instead. A document the server still refuses is a per-record failure (`refused`).
+Documents are upserts on `_id` (the key, see mongo_mapping): idempotent, and the same cost whatever the
+collection size, on MongoDB and on nx-27017 alike. A document stored with another `_id` (before `_id` was
+the key) fails the `_id` upsert with a duplicate key on the unique business-key index and is upserted on
+the key instead. A document the server still refuses is a per-record failure (`refused`).
 """
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ import pytest
 
 from fixtures.fake_store import FakeStore
 from shared.consumer.batch import DeadLetter, Inbound, Reason, decode, next_offsets
-from shared.consumer.dlq import DeadLetterPublisher, headers_for
+from shared.consumer.dlq import DeadLetterPublisher, DeadLetterUnavailable, headers_for
 from shared.consumer.isolation import write_isolating
 from shared.consumer.metrics import RuntimeMetrics
 from shared.consumer.outcomes import OutcomePublisher
 from shared.consumer.pipeline import BatchPipeline
+from shared.errors import PublishUnavailable
 from shared.kafka import Delivery
 from shared.outcomes import Outcome, parse_outcome
 from shared.ports import StoredTrade, WriteResult
@@ -199,3 +200,70 @@ def test_isolating_an_empty_batch_writes_nothing_and_reports_nothing_written() -
     store = FakeStore()
     assert write_isolating(store, []) == WriteResult(written=0)
     assert store.writes == 0
+
+
+class _Future(Future[Delivery]):
+    """A delivery future that keeps the timeout it was waited with."""
+
+    def __init__(self, waited: list[float | None]) -> None:
+        super().__init__()
+        self._waited = waited
+
+    def result(self, timeout: float | None = None) -> Delivery:
+        self._waited.append(timeout)
+        return super().result(timeout)
+
+
+class _Sends:
+    """Sends that fail their acknowledgement with the next of `errors` (None: acknowledged)."""
+
+    def __init__(self, errors: Sequence[str | None]) -> None:
+        self.errors = list(errors)
+        self.waited: list[float | None] = []
+
+    def send(
+        self, topic: str, value: Any, key: Any, headers: Sequence[tuple[str, bytes]] | None = None
+    ) -> Future[Delivery]:
+        future = _Future(self.waited)
+        error = self.errors.pop(0)
+        if error is None:
+            future.set_result(Delivery(topic, 0, 0))
+        else:
+            future.set_exception(PublishUnavailable(error))
+        return future
+
+
+def _letters(n: int) -> list[DeadLetter]:
+    return [DeadLetter(Inbound("trades", 0, i, b"k", b"v"), Reason.UNDECODABLE, "bad") for i in range(n)]
+
+
+def test_unacknowledged_dead_letters_fail_the_publish_naming_the_topic_and_the_first_failure() -> None:
+    sends = _Sends([None, "broker gone", "disk full"])
+    with pytest.raises(DeadLetterUnavailable) as failure:
+        DeadLetterPublisher(sends, "trades.dlq", "mongo").publish(_letters(3))
+    assert str(failure.value) == "dead-letter topic 'trades.dlq' did not acknowledge: broker gone"
+
+
+def test_a_dead_letter_the_producer_refuses_fails_the_publish_naming_the_topic() -> None:
+    class Full:
+        def send(self, topic: str, value: Any, key: Any, headers: Any = None) -> Future[Delivery]:
+            raise PublishUnavailable("producer queue is full")
+
+    with pytest.raises(DeadLetterUnavailable) as failure:
+        DeadLetterPublisher(Full(), "trades.dlq", "mongo").publish(_letters(1))
+    assert str(failure.value) == "dead-letter topic 'trades.dlq': producer queue is full"
+
+
+def test_the_dead_letter_acknowledgements_are_awaited_ten_seconds_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The runtime builds its publisher with the default: a broker that never answers holds a batch 10 s
+    before the retry (the clock is frozen here, so the whole budget is left for the one letter)."""
+    from types import SimpleNamespace
+
+    from shared.kafka import producer as producer_module
+
+    monkeypatch.setattr(producer_module, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    sends = _Sends([None])
+    DeadLetterPublisher(sends, "trades.dlq", "mongo").publish(_letters(1))
+    assert sends.waited == [10.0]

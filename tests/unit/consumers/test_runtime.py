@@ -327,11 +327,19 @@ def test_stop_during_retry_abandons_the_batch_without_commit(caplog: pytest.LogC
     runtime.run()
     runtime._stop.clear()
     sink.fail_next = 1000
-    consumer.on_poll = lambda: runtime.stop() if consumer.clock.t > 3 else None
+    polls_at_stop: list[int] = []
+
+    def stop_after_three_seconds() -> None:
+        if consumer.clock.t > 3 and not polls_at_stop:
+            polls_at_stop.append(len(consumer.waits))
+            runtime.stop()
+
+    consumer.on_poll = stop_after_three_seconds
     consumer.batches = [[msg(0)]]
     stored = len(consumer.stored)
     runtime._stop.clear()
     runtime.poll_once()
+    assert len(consumer.waits) == polls_at_stop[0]  # served at once: no poll after the stop request
     assert len(consumer.stored) == stored
     assert runtime.metrics.value("tradestore_abandoned_batches_total") == 1
     assert not runtime.ready()
@@ -355,6 +363,7 @@ def test_revocation_during_retry_abandons_and_rewinds_still_assigned_partitions(
     consumer.batches = [[msg(4), msg(7, partition=1, trade_id="T-2"), msg(5)]]
     stored = len(consumer.stored)
     runtime.poll_once()
+    assert len(consumer.waits) == 1  # the revocation ends the backoff wait at once
     assert len(consumer.stored) == stored
     assert consumer.seeks == [(0, 4)]
 

@@ -372,3 +372,22 @@ def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore
     )
     assert store.summary("Z") == StoreSummary(total=0)
     assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [("S-1", 1), ("S-1", 2), ("S-2", 1)]
+
+
+def test_a_write_after_max_versions_inserts_the_heads_of_new_trades_and_raises_the_others(
+    watched: MongoStore, commands: Commands, mongo_db: Db
+) -> None:
+    """The runtime reads max versions, then writes: trades found with no version get their head inserted
+    (one plain insert), the others raised; a head another writer inserted meanwhile still wins."""
+    watched.write([stored(1)])
+    assert watched.max_versions(["T-1001", "N-1", "N-2"]) == {"T-1001": 1}
+    mongo_db.trades_heads.insert_one({"_id": "N-2", "version": 3})  # another writer, after the read
+    commands.seen.clear()
+    result = watched.write([stored(2, version=2), stored(3, trade_id="N-1"), stored(4, trade_id="N-2")])
+    assert (result.written, result.stale) == (2, {("N-2", 1, "B-1"): 3})
+    heads = sorted((h["_id"], h["version"]) for h in mongo_db.trades_heads.find())
+    assert heads == [("N-1", 1), ("N-2", 3), ("T-1001", 2)]
+    inserted = [
+        d["_id"] for c in commands.named("insert") if c["insert"] == "trades_heads" for d in c["documents"]
+    ]
+    assert sorted(inserted) == ["N-1", "N-2"]  # N-2's insert failed (duplicate): raised instead, found higher

@@ -196,8 +196,8 @@ class MongoStore:
 
 def _secrets(url: str) -> list[str]:
     """The URL and its password, as written and percent-decoded: a driver message may echo any of them."""
-    password = urlsplit(url).password or ""
-    return [url, password, unquote(password)]
+    password = urlsplit(url).password
+    return [url] if password is None else [url, password, unquote(password)]
 
 
 def _transient(exc: PyMongoError) -> bool:

@@ -139,3 +139,10 @@ def test_a_password_the_driver_echoes_alone_is_not_in_the_message(url: str, echo
         raise OperationFailure(f"Authentication failed for app with password {echoed}", code=18)
     assert echoed not in str(err.value)
     assert "Authentication failed for app with password ***" in str(err.value)
+
+
+def test_a_url_without_a_password_leaves_the_driver_message_whole() -> None:
+    store = MongoStore("mongodb://127.0.0.1:1/", "db", "trades")
+    with pytest.raises(StoreRejected) as err, store._translate("writing trades"):
+        raise OperationFailure("Document failed validation", code=121)
+    assert str(err.value) == "MongoDB at mongodb://127.0.0.1:1/ writing trades: Document failed validation"

@@ -1030,3 +1030,35 @@ def test_the_probe_listens_on_every_interface_at_the_configured_port_unless_told
     finally:
         assert runtime._probe is not None
         runtime._probe.stop()
+
+
+class _Lagging(FakeConsumer):
+    """Holds its partitions at offset 3 while the broker has 10 records in each: records wait."""
+
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, 3) for tp in tps]
+
+    def get_watermark_offsets(
+        self, tp: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]:
+        return (0, 10)
+
+
+def test_an_idle_runtime_that_fetches_nothing_while_records_wait_turns_not_ready() -> None:
+    clock = Clock()
+    consumer = _Lagging(clock)
+    settings = Settings(consumer_stall_s=3.0)
+    runtime = ConsumerRuntime(
+        settings, FakeSink(), consumer=consumer, dlq_producer=FakeProducer(), clock=clock
+    )
+    consumer.runtime = runtime
+    runtime.run()
+    runtime._stop.clear()
+    consumer.consume = lambda num_messages, timeout: []  # type: ignore[method-assign]
+    readiness = []
+    for t in (1.0, 2.0, 3.0, 4.0):
+        clock.t = t
+        runtime.poll_once()
+        readiness.append(runtime.ready())
+    assert readiness == [True, True, True, False]  # records waiting since t=1, nothing fetched for 3 s
+    assert runtime.metrics.value("tradestore_consumer_stalled") == 1

@@ -25,9 +25,10 @@ T = TypeVar("T")
 
 
 class Retry(Protocol):
-    """Run a store call until it stops raising StoreUnavailable (or the batch is abandoned)."""
+    """Run a call until it stops raising StoreUnavailable (or the batch is abandoned); `store=False` for a
+    publish (dead letters, outcomes), whose failure or success says nothing of the store's health."""
 
-    def __call__(self, action: Callable[[], T]) -> T: ...
+    def __call__(self, action: Callable[[], T], store: bool = True) -> T: ...
 
 
 class BatchPipeline:
@@ -63,13 +64,13 @@ class BatchPipeline:
             rejected, replays = split_replays(rejected, origins)
         letters = decoded.dead + rejected + refused
         if letters:
-            retry(lambda: self.dlq.publish(letters))
+            retry(lambda: self.dlq.publish(letters), store=False)
         if self.outcomes is not None:  # one verdict per record, acknowledged before the offsets are stored
             publisher, events = (
                 self.outcomes,
                 outcomes_of(self.writer.name, plan, result, letters, stored, replays),
             )
-            retry(lambda: publisher.publish(events))
+            retry(lambda: publisher.publish(events), store=False)
         commit()
         self._count(len(plan.writes) - len(stale) - len(refused), letters, len(replays))
 

@@ -111,7 +111,6 @@ class ConsumerRuntime:
         self.pipeline = BatchPipeline(self.writer, dlq, self.metrics, self.today, self.now, outcomes)
         try:
             self._retry(self.writer.setup, lambda: self._stop.is_set(), pause=False)
-            self._mark_store(True)
             consumer.subscribe(
                 [self.settings.trades_topic], on_assign=self._on_assign, on_revoke=self._on_revoke
             )
@@ -167,10 +166,8 @@ class ConsumerRuntime:
         started = self.clock()
         self._revoked = False
 
-        def retry(action: Callable[[], T]) -> T:
-            result = self._retry(action, lambda: self._stop.is_set() or self._revoked)
-            self._mark_store(True)
-            return result
+        def retry(action: Callable[[], T], store: bool = True) -> T:
+            return self._retry(action, lambda: self._stop.is_set() or self._revoked, store=store)
 
         self.pipeline.process(records, retry, lambda: self._commit(records))
         self.metrics.batch_seconds.observe(self.clock() - started)
@@ -180,15 +177,19 @@ class ConsumerRuntime:
         self.metrics.lag.set(self.assignment.update_lag(self._consumer, positions))
 
     # --- store outages ---------------------------------------------------------------------------
-    def _retry(self, action: Callable[[], T], abandon: Callable[[], bool], pause: bool = True) -> T:
+    def _retry(
+        self, action: Callable[[], T], abandon: Callable[[], bool], pause: bool = True, store: bool = True
+    ) -> T:
         paused: list[TopicPartition] = []  # resumed at the end even if revoked meanwhile (positions.resume)
 
         def on_failure(attempt: int, exc: StoreUnavailable, delay: float) -> None:
-            self._mark_store(False)
+            if store:
+                self._mark_store(False)
             self.metrics.retries.inc()
             log.warning(
-                "%s store unavailable (attempt %d), retrying in %.2fs: %s",
+                "%s %s unavailable (attempt %d), retrying in %.2fs: %s",
                 self.writer.name,
+                "store" if store else "publish",
                 attempt,
                 delay,
                 exc,
@@ -197,9 +198,12 @@ class ConsumerRuntime:
                 paused.extend(pause_partitions(self._consumer))
 
         try:
-            return retry_until_done(action, self.backoff, self._wait, abandon, on_failure)
+            result = retry_until_done(action, self.backoff, self._wait, abandon, on_failure)
         finally:
             resume_partitions(self._consumer, paused)
+        if store:  # a publish that went through says nothing of the store
+            self._mark_store(True)
+        return result
 
     def _wait(self, delay_s: float) -> None:
         """Wait `delay_s` while polling, so heartbeats, rebalances and a stop request are served."""

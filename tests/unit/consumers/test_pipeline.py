@@ -71,7 +71,7 @@ class Batch:
         self.commits = 0
 
     def run(self, records: Sequence[Inbound]) -> None:
-        def direct(action: Callable[[], T]) -> T:
+        def direct(action: Callable[[], T], store: bool = True) -> T:
             return action()
 
         def commit() -> None:

@@ -106,7 +106,10 @@ def outcomes_of(
     stored; the store's stale and refused records are among `letters`, rejected."""
     refused = set(result.stale) | set(result.refused)
     written = [record for record in plan.writes if record.key not in refused]
-    return batch_outcomes(sink, written, letters, stored_max, replays)
+    top = dict(stored_max)  # plus what the store's guard found held (a writer the versions read missed)
+    for (trade_id, _version, _book), held in result.stale.items():
+        top[trade_id] = max(top.get(trade_id, 0), held)
+    return batch_outcomes(sink, written, letters, top, replays)
 
 
 class OutcomePublisher:

@@ -60,6 +60,9 @@ def test_trades_are_persisted_with_every_field_and_probes_answer(
     with running_runtime(mongo_consumer_settings) as runtime:
         port = runtime.start_probe("127.0.0.1", 0)
         wait_until(lambda: mongo_db.trades.count_documents({}) == 21)
+        # the documents are visible before the batch ends: the counter moves after the dead-letter and
+        # outcome acknowledgements and the offsets (shared.consumer.pipeline), so wait for it too
+        wait_until(lambda: runtime.metrics.value("tradestore_persisted_total") == 21)
         wait_until(runtime.ready)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
             assert resp.status == 200

@@ -69,7 +69,8 @@ class SqlStore:
             if sql is None:
                 rows = conn.execute(queries.max_versions_statement(self.dialect, chunk))
             else:
-                rows = conn.exec_driver_sql(sql, (list(chunk),) if self.dialect == "postgresql" else tuple(chunk))
+                params = (list(chunk),) if self.dialect == "postgresql" else tuple(chunk)
+                rows = conn.exec_driver_sql(sql, params)
             found.update({str(tid): int(v) for tid, v in rows})
         return found
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -32,9 +33,9 @@ class Reason(enum.StrEnum):
     STORE_REJECTED = "store_rejected"  # the store refused the record deterministically (its reason in detail)
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One Kafka record, as plain values."""
+class Inbound(NamedTuple):
+    """One Kafka record, as plain values (immutable; a NamedTuple: built in half the time of a frozen
+    dataclass, once per record polled)."""
 
     topic: str
     partition: int

@@ -432,19 +432,29 @@ def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore
             stored(3, trade_id="S-2", book_id="B-1"),
             stored(4, trade_id="X-1", book_id="B-1", expired=True),
             stored(5, trade_id="\U0010ffff-1", book_id="B-1"),  # the last code point: still inside ""
+            stored(6, trade_id="S-\U0010ffff9", book_id="B-3"),  # inside "S-", after "S-" + U+10FFFF
         ]
     )
     assert store.summary("S-") == StoreSummary(
-        total=3, per_book={"B-1": 2, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1}, expired=1
+        total=4,
+        per_book={"B-1": 2, "B-2": 1, "B-3": 1},
+        latest_version={"S-1": 2, "S-2": 1, "S-\U0010ffff9": 1},
+        expired=1,
     )
     assert store.summary() == StoreSummary(
-        total=5,
-        per_book={"B-1": 4, "B-2": 1},
-        latest_version={"S-1": 2, "S-2": 1, "X-1": 1, "\U0010ffff-1": 1},
+        total=6,
+        per_book={"B-1": 4, "B-2": 1, "B-3": 1},
+        latest_version={"S-1": 2, "S-2": 1, "X-1": 1, "\U0010ffff-1": 1, "S-\U0010ffff9": 1},
         expired=2,
     )
+    assert store.summary("\U0010ffff").total == 1  # a prefix no string follows: no upper bound
     assert store.summary("Z") == StoreSummary(total=0)
-    assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [("S-1", 1), ("S-1", 2), ("S-2", 1)]
+    assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [
+        ("S-1", 1),
+        ("S-1", 2),
+        ("S-2", 1),
+        ("S-\U0010ffff9", 1),
+    ]
 
 
 def test_a_write_after_max_versions_inserts_the_heads_of_new_trades_and_raises_the_others(

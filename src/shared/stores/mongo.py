@@ -39,7 +39,10 @@ KEY_ORDER = [("trade_id", ASCENDING), ("version", ASCENDING), ("book_id", ASCEND
 
 def prefix_filter(prefix: str) -> Document:
     """trade_ids starting with `prefix`, as a string range (no regex: cheap, and index-friendly)."""
-    return {"trade_id": {"$gte": prefix, "$lt": prefix_upper_bound(prefix)}} if prefix else {}
+    if not prefix:
+        return {}
+    bound = prefix_upper_bound(prefix)
+    return {"trade_id": {"$gte": prefix} if bound is None else {"$gte": prefix, "$lt": bound}}
 
 
 class MongoStore:

@@ -81,9 +81,7 @@ def write_batch(
     for record, asked in batch:
         asks.setdefault(record.trade.trade_id, []).append(asked)
     higher = admit(heads, asks, new_ids)
-    stale = {
-        r.key: h.version for r, a in batch if (h := higher.get(r.key[0])) is not None and h.refuses(a)
-    }
+    stale = {r.key: h.version for r, a in batch if (h := higher.get(r.key[0])) is not None and h.refuses(a)}
     admitted = [r for r, _ in batch if r.key not in stale]
     refused = write_documents(trades, admitted)
     return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)

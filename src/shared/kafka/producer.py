@@ -29,6 +29,7 @@ from shared.settings import Settings
 log = logging.getLogger("shared.kafka")
 
 Headers = Sequence[tuple[str, bytes]]
+OnDelivery = Callable[[int, KafkaError | None, Any], None]  # (index in the batch, error, message)
 
 # Delivery errors that mean the producer's identity is spent: only a new producer gets through again.
 PRODUCER_IDENTITY_ERRORS = frozenset(
@@ -192,7 +193,7 @@ class TradeProducer:
         self,
         topic: str,
         records: Iterable[tuple[str, bytes, bytes]],
-        on_delivery: Callable[[int, KafkaError | None, Any], None],
+        on_delivery: OnDelivery,
         headers: Headers | None = None,
     ) -> int:
         """Queue (trade_id, key, value) records in order, without a Future each (batch ingest); `headers`
@@ -219,13 +220,7 @@ class TradeProducer:
             queued = index + 1
         return queued
 
-    def _delivered(
-        self,
-        on_delivery: Callable[[int, KafkaError | None, Any], None],
-        index: int,
-        err: KafkaError | None,
-        msg: Any,
-    ) -> None:
+    def _delivered(self, on_delivery: OnDelivery, index: int, err: KafkaError | None, msg: Any) -> None:
         """A record's delivery report (delivery thread): one partial per record, no closure built."""
         if err is not None:
             self._check_identity(err)

@@ -12,6 +12,7 @@ never asserted.
 
     .venv/bin/python bench/api_compare.py --old /tmp/ingest-old [--rounds 2] [--what batch,single]
     .venv/bin/python bench/api_compare.py --old /tmp/ingest-old --spy /tmp/spy   # py-spy of NEW's API
+    .venv/bin/python bench/api_compare.py --old . --new-env TRADEDATA_LINGER_MS=0  # one tree, two settings
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tradestore.local.process import free_port
 from tradestore.local.services import ServiceProcess
@@ -94,10 +95,16 @@ def _task_cpu(task: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+class Variant(NamedTuple):
+    label: str  # OLD or NEW
+    tree: Path
+    env: dict[str, str]
+
+
 def one(
-    stack: BenchStack, tree: Path, what: str, args: argparse.Namespace, spy: Path | None
+    stack: BenchStack, v: Variant, what: str, args: argparse.Namespace, spy: Path | None
 ) -> dict[str, float]:
-    api = api_process(stack, tree, f"{tree.name}-{what}-{time.time_ns()}", {})
+    api = api_process(stack, v.tree, f"{v.label}-{what}-{time.time_ns()}", v.env)
     try:
         if what == "batch":
             load.post_batches(api.url, 20_000, 10_000, 2, f"WARM{time.time_ns()}")  # connect, metadata
@@ -115,17 +122,18 @@ def one(
         stack.stop(api)
 
 
-def report(what: str, found: dict[str, list[dict[str, float]]], old: Path, new: Path) -> None:
+def report(what: str, found: dict[str, list[dict[str, float]]], variants: list[Variant]) -> None:
     keys = ("rate", "p99_ms", "api_us", "broker_us", "rss_mb", "refused")
     med = {t: {k: statistics.median(r[k] for r in runs) for k in keys} for t, runs in found.items()}
-    print(f"\n{what}: medians of {len(found[str(new)])} runs")
-    print(f"{'checkout':<28}" + "".join(f"{k:>12}" for k in keys))
-    for tree in (old, new):
-        print(f"{tree.name:<28}" + "".join(f"{med[str(tree)][k]:>12.1f}" for k in keys))
-    ratio = {k: med[str(new)][k] / med[str(old)][k] if med[str(old)][k] else 0.0 for k in keys}
-    print(f"{'NEW/OLD':<28}" + "".join(f"{ratio[k]:>12.2f}" for k in keys))
-    for tree in (old, new):
-        print(f"  {tree.name} runs: " + ", ".join(f"{r['rate']:,.0f}/s" for r in found[str(tree)]))
+    print(f"\n{what}: medians of {len(found['NEW'])} runs")
+    print(f"{'checkout':<40}" + "".join(f"{k:>12}" for k in keys))
+    for v in variants:
+        name = f"{v.label} {v.tree.name} {' '.join(f'{k}={x}' for k, x in v.env.items())}"
+        print(f"{name[:39]:<40}" + "".join(f"{med[v.label][k]:>12.1f}" for k in keys))
+    ratio = {k: med["NEW"][k] / med["OLD"][k] if med["OLD"][k] else 0.0 for k in keys}
+    print(f"{'NEW/OLD':<40}" + "".join(f"{ratio[k]:>12.2f}" for k in keys))
+    for v in variants:
+        print(f"  {v.label} runs: " + ", ".join(f"{r['rate']:,.0f}/s" for r in found[v.label]))
 
 
 def main() -> None:
@@ -138,22 +146,23 @@ def main() -> None:
     parser.add_argument("--what", default="batch,single")
     parser.add_argument("--batch-trades", type=int, default=100_000)
     parser.add_argument("--wrk-seconds", type=float, default=5.0)
+    parser.add_argument("--old-env", action="append", default=[], help="NAME=VALUE for OLD's API")
+    parser.add_argument("--new-env", action="append", default=[], help="NAME=VALUE for NEW's API")
     parser.add_argument("--spy", type=Path, help="py-spy the NEW API once per kind (raw samples, prefix)")
     args = parser.parse_args()
-    old, new = args.old.resolve(), args.new.resolve()
+    old = Variant("OLD", args.old.resolve(), dict(e.split("=", 1) for e in args.old_env))
+    new = Variant("NEW", args.new.resolve(), dict(e.split("=", 1) for e in args.new_env))
     with tempfile.TemporaryDirectory(prefix="api-compare-") as tmp, bench_stack(Path(tmp)) as stack:
         for what in args.what.split(","):
-            found: dict[str, list[dict[str, float]]] = {str(old): [], str(new): []}
+            found: dict[str, list[dict[str, float]]] = {"OLD": [], "NEW": []}
             order = [old, new, new, old] * ((args.rounds + 1) // 2)
-            for i, tree in enumerate(order[: 2 * args.rounds]):
+            for i, v in enumerate(order[: 2 * args.rounds]):
                 spy = (
-                    args.spy.with_name(f"{args.spy.name}-{what}")
-                    if args.spy and tree == new and i < 2
-                    else None
+                    args.spy.with_name(f"{args.spy.name}-{what}") if args.spy and v is new and i < 2 else None
                 )
-                found[str(tree)].append(one(stack, tree, what, args, spy))
-                print(f"{what} {tree.name}: {found[str(tree)][-1]}", flush=True)
-            report(what, found, old, new)
+                found[v.label].append(one(stack, v, what, args, spy))
+                print(f"{what} {v.label}: {found[v.label][-1]}", flush=True)
+            report(what, found, [old, new])
 
 
 if __name__ == "__main__":

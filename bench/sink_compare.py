@@ -26,15 +26,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 LINE = re.compile(
     r"drain (\w+) trades/s=(\d+) cpu_us_per_trade: store=(\S+) broker=(\S+) consumer=(\S+)"
-    r" wall_s=\S+ code=(\S+)"
+    r" wall_s=\S+ code=(\S+)(?: raw/s=(\d+) ratio=\S+)?"
 )
 KINDS = ("mongo", "sqlite", "postgresql")
 
 
-def drain(tree: Path, kind: str, trades: int, batch: int) -> dict[str, float]:
-    """One drain of `kind` by checkout `tree`: rate and CPU microseconds per trade."""
+def drain(tree: Path, kind: str, trades: int, batch: int, raw: bool = False) -> dict[str, float]:
+    """One drain of `kind` by checkout `tree`: rate, CPU microseconds per trade (and the raw rate)."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     args = [sys.executable, str(HERE / "bench" / "sink_drain.py"), kind, "--trades", str(trades)]
+    args += ["--raw"] if raw else []
     done = subprocess.run(  # our own interpreter and program
         [*args, "--batch", str(batch)],
         cwd=tree,
@@ -50,7 +51,11 @@ def drain(tree: Path, kind: str, trades: int, batch: int) -> dict[str, float]:
     if Path(found.group(6)) != tree / "src":
         raise RuntimeError(f"{tree}: the drain ran the code in {found.group(6)}")
     names = ("rate", "store", "broker", "consumer")
-    return {n: float(v) for n, v in zip(names, found.group(2, 3, 4, 5), strict=True)}
+    out = {n: float(v) for n, v in zip(names, found.group(2, 3, 4, 5), strict=True)}
+    if found.group(7):
+        out["raw"] = float(found.group(7))
+        out["ratio"] = out["rate"] / out["raw"]
+    return out
 
 
 def main() -> None:
@@ -63,6 +68,7 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000, help="CONSUMER_BATCH_SIZE (Settings' default)")
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--raw", action="store_true", help="each drain also measures its store's raw rate")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
@@ -70,11 +76,12 @@ def main() -> None:
         order = [("old", args.old), ("new", args.new)]
         for label, tree in order if r % 2 == 0 else order[::-1]:
             for kind in kinds:
-                m = drain(tree.resolve(), kind, args.trades, args.batch)
+                m = drain(tree.resolve(), kind, args.trades, args.batch, args.raw)
                 runs.setdefault((kind, label), []).append(m)
+                raw = f"  raw {m['raw']:,.0f}/s sink/raw {m['ratio']:.0%}" if "raw" in m else ""
                 print(
                     f"round {r + 1} {label:<3} {kind:<10} {m['rate']:>7,.0f}/s  cpu us/trade: store "
-                    f"{m['store']:.0f} broker {m['broker']:.0f} consumer {m['consumer']:.0f}",
+                    f"{m['store']:.0f} broker {m['broker']:.0f} consumer {m['consumer']:.0f}{raw}",
                     flush=True,
                 )
     print(f"\nmedians of {args.rounds} interleaved rounds, {args.trades} trades, batch {args.batch}")
@@ -89,7 +96,10 @@ def main() -> None:
             f"{n} {med(old, n):.0f} -> {med(new, n):.0f}" for n in ("store", "broker", "consumer")
         )
         o, n = med(old, "rate"), med(new, "rate")
-        print(f"{kind:<11}{o:>8,.0f}{n:>8,.0f}{n / o:>8.0%}   {cpu}")
+        ratios = ""
+        if args.raw:
+            ratios = f"   sink/raw old {med(old, 'ratio'):.0%} new {med(new, 'ratio'):.0%}"
+        print(f"{kind:<11}{o:>8,.0f}{n:>8,.0f}{n / o:>8.0%}   {cpu}{ratios}")
 
 
 if __name__ == "__main__":

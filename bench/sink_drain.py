@@ -5,9 +5,13 @@ side by side with the same program.
 Starts its own broker and store (nx-27017, embedded PostgreSQL, or a SQLite file) in a temp dir, fills a
 topic with --trades fresh trades, drains it through the checkout's ConsumerRuntime and prints one line:
 `drain SINK trades/s=R cpu_us_per_trade: store=S broker=B consumer=C wall_s=W`. Store and broker CPU come
-from /proc of the processes it started; consumer CPU is this process's. A program, not a test.
+from /proc of the processes it started; consumer CPU is this process's. With --raw it first measures the
+store's raw rate on the same server (tradestore_tools.bench.raw: the sink's own write function on the same
+trades, in a database of its own, after one warm-up batch, as the drain is timed after its first batch) and
+adds `raw/s=W ratio=R` to the line. A program, not a test.
 
     PYTHONPATH=CHECKOUT/src python bench/sink_drain.py mongo|sqlite|postgresql [--trades N] [--batch N]
+        [--raw]
 """
 
 from __future__ import annotations
@@ -114,6 +118,29 @@ def _code() -> str:
     return str(Path(shared.__file__).parent.parent)
 
 
+def raw_rate(kind: str, store: Any, work: Path, n: int, batch: int) -> float:
+    """The store's raw write rate of n fresh trades (after a warm-up batch), each run in a new database."""
+    from tradestore_tools.bench import raw
+
+    if kind == "mongo":
+        raw.mongo_raw_rate(store.url, batch, batch)
+        return raw.mongo_raw_rate(store.url, n, batch)
+    urls = iter(range(2))
+
+    def new_url() -> str:
+        name = f"raw_{next(urls)}_{uuid.uuid4().hex[:8]}"
+        if kind == "sqlite":
+            return f"sqlite:///{work / name}.db"
+        import psycopg
+
+        with psycopg.connect(store.url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')  # a generated name
+        return str(store.url_for(name))
+
+    raw.sql_raw_rate(new_url(), batch, batch)
+    return raw.sql_raw_rate(new_url(), n, batch)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,6 +148,7 @@ def main() -> None:
     parser.add_argument("kind", choices=["mongo", "sqlite", "postgresql"])
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000, help="CONSUMER_BATCH_SIZE (Settings' default)")
+    parser.add_argument("--raw", action="store_true", help="also the store's raw rate, same server")
     args = parser.parse_args()
     from shared.kafka import ensure_topics
     from shared.settings import Settings
@@ -158,7 +186,12 @@ def main() -> None:
             pids = {"broker": broker.proc.pid}
             if store is not None:
                 pids["store"] = store.proc.pid
-            print(drain(settings, args.kind, args.trades, pids), flush=True)
+            line = drain(settings, args.kind, args.trades, pids)
+            if args.raw:
+                rate = float(line.split("trades/s=", 1)[1].split()[0])
+                raw = raw_rate(args.kind, store, work, args.trades, args.batch)
+                line += f" raw/s={raw:.0f} ratio={rate / raw:.2f}"
+            print(line, flush=True)
         finally:
             if store is not None:
                 store.stop()

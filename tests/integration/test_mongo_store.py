@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from pymongo import monitoring
+from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 
 from shared.errors import StoreUnavailable
@@ -17,6 +17,7 @@ from shared.redact import redact_url
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.stores import mongo
 from shared.stores.mongo import MongoStore
+from shared.stores.mongo_writes import seed_heads
 from tradestore.local.process import free_port
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -255,19 +256,91 @@ def test_setup_asks_for_the_named_unique_business_key_index_and_the_descending_v
         ("trades", [("trade_id", 1), ("version", 1), ("book_id", 1)], "trade_key_unique", True),
         ("trades", [("trade_id", 1), ("version", -1)], "trade_version", None),
     ]
-    assert commands.collections() == {"trades", "trades_heads"}  # the empty-heads probe, exact names
+    assert commands.collections() == {"trades", "trades_meta"}  # the seeding mark, exact names
 
 
-def test_setup_of_a_store_whose_heads_exist_reads_no_trade(watched: MongoStore, commands: Commands) -> None:
-    """Heads are seeded once (the upgrade); later starts probe one head and never aggregate the trades,
-    which on a large store would make every consumer start a scan of the whole collection."""
+def test_setup_of_a_store_whose_heads_are_complete_reads_no_trade(
+    watched: MongoStore, commands: Commands
+) -> None:
+    """Heads are seeded once (the upgrade); later starts read the seeding mark and never aggregate the
+    trades, which on a large store would make every consumer start a scan of the whole collection."""
     watched.write([stored(1)])
     commands.seen.clear()
     watched.setup()
     assert [(c["find"], c["filter"], c.get("limit")) for c in commands.named("find")] == [
-        ("trades_heads", {}, 1)
+        ("trades_meta", {"_id": "heads"}, 1)
     ]
     assert commands.named("aggregate") == []
+    assert commands.collections() == {"trades_meta"}
+
+
+def test_max_versions_of_new_trades_reads_only_their_heads(watched: MongoStore, commands: Commands) -> None:
+    """Every stored trade has a head: a trade_id without one has no version, and the trades collection
+    is aggregated only for the trade_ids that have a head, never for new ones."""
+    watched.write([stored(1), stored(2, version=2), stored(3, trade_id="K-2", version=4)])
+    commands.seen.clear()
+    assert watched.max_versions(["N-1", "N-2"]) == {}
+    assert commands.collections() == {"trades_heads"}
+    assert [c["filter"] for c in commands.named("find")] == [{"_id": {"$in": ["N-1", "N-2"]}}]
+    commands.seen.clear()
+    assert watched.max_versions(["N-1", "T-1001", "K-2"]) == {"T-1001": 2, "K-2": 4}
+    [aggregate] = commands.named("aggregate")
+    assert aggregate["pipeline"][0] == {"$match": {"trade_id": {"$in": ["K-2", "T-1001"]}}}
+
+
+def test_max_versions_is_the_highest_stored_version_even_below_a_head_raised_before_a_crash(
+    store: MongoStore, mongo_db: Db
+) -> None:
+    """A head is the highest *admitted* version: a batch can raise it and stop before its documents. The
+    runtime must not refuse that batch's records when they come again, so the stored versions answer."""
+    store.write([stored(1)])
+    mongo_db["trades_heads"].update_one({"_id": "T-1001"}, {"$set": {"version": 5, "admitted": ["0:9"]}})
+    assert store.max_versions(["T-1001"]) == {"T-1001": 1}
+
+
+def test_setup_resumes_an_interrupted_seeding_and_leaves_the_heads_that_exist(
+    mongo_url: str, mongo_db: Db
+) -> None:
+    """A seeding stopped half way (a crash) left some trades without a head and no mark: the next start
+    inserts the missing heads only (an existing head keeps its version and the records it admitted), then
+    marks the heads complete; the start after reads the mark alone."""
+    docs = [
+        {**SAMPLE_TRADE, "trade_id": t, "version": v, "partition": 0, "offset": i, "persisted_at": NOW}
+        for i, (t, v) in enumerate([("R-1", 1), ("R-1", 2), ("R-2", 3), ("R-3", 1), ("R-4", 7)])
+    ]
+    mongo_db.trades.insert_many(docs)
+    mongo_db.trades_heads.insert_one({"_id": "R-2", "version": 4, "admitted": ["0:2"]})
+    store = MongoStore(mongo_url, mongo_db.name, "trades")
+    try:
+        store.setup()
+        heads = {h["_id"]: (h["version"], h.get("admitted")) for h in mongo_db.trades_heads.find()}
+        assert heads == {"R-1": (2, None), "R-2": (4, ["0:2"]), "R-3": (1, None), "R-4": (7, None)}
+        assert mongo_db.trades_meta.find_one({"_id": "heads"}) == {"_id": "heads", "complete": True}
+        assert store.max_versions(["R-1", "R-2", "R-4", "R-9"]) == {"R-1": 2, "R-2": 3, "R-4": 7}
+        mongo_db.trades_heads.delete_one({"_id": "R-4"})  # after the mark, no start seeds again
+        store.setup()
+        assert mongo_db.trades_heads.count_documents({"_id": "R-4"}) == 0
+    finally:
+        store.close()
+
+
+def test_seeding_inserts_the_missing_heads_in_chunks_and_counts_them(mongo_url: str, mongo_db: Db) -> None:
+    docs = [
+        {**SAMPLE_TRADE, "trade_id": f"C-{i}", "partition": 0, "offset": i, "persisted_at": NOW}
+        for i in range(5)
+    ]
+    mongo_db.trades.insert_many(docs)
+    mongo_db.trades_heads.insert_one({"_id": "C-0", "version": 1})
+    listener = Commands()
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_url, event_listeners=[listener])
+    try:
+        db = client[mongo_db.name]
+        assert seed_heads(db.trades, db.trades_heads, db.trades_meta, chunk=2) == 4
+        assert [len(c["documents"]) for c in listener.named("insert")] == [2, 2, 1]
+        assert seed_heads(db.trades, db.trades_heads, db.trades_meta, chunk=2) == 0
+    finally:
+        client.close()
+    assert mongo_db.trades_heads.count_documents({}) == 5
 
 
 def test_setup_logs_the_store_url_redacted_and_the_collection(
@@ -359,19 +432,29 @@ def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore
             stored(3, trade_id="S-2", book_id="B-1"),
             stored(4, trade_id="X-1", book_id="B-1", expired=True),
             stored(5, trade_id="\U0010ffff-1", book_id="B-1"),  # the last code point: still inside ""
+            stored(6, trade_id="S-\U0010ffff9", book_id="B-3"),  # inside "S-", after "S-" + U+10FFFF
         ]
     )
     assert store.summary("S-") == StoreSummary(
-        total=3, per_book={"B-1": 2, "B-2": 1}, latest_version={"S-1": 2, "S-2": 1}, expired=1
+        total=4,
+        per_book={"B-1": 2, "B-2": 1, "B-3": 1},
+        latest_version={"S-1": 2, "S-2": 1, "S-\U0010ffff9": 1},
+        expired=1,
     )
     assert store.summary() == StoreSummary(
-        total=5,
-        per_book={"B-1": 4, "B-2": 1},
-        latest_version={"S-1": 2, "S-2": 1, "X-1": 1, "\U0010ffff-1": 1},
+        total=6,
+        per_book={"B-1": 4, "B-2": 1, "B-3": 1},
+        latest_version={"S-1": 2, "S-2": 1, "X-1": 1, "\U0010ffff-1": 1, "S-\U0010ffff9": 1},
         expired=2,
     )
+    assert store.summary("\U0010ffff").total == 1  # a prefix no string follows: no upper bound
     assert store.summary("Z") == StoreSummary(total=0)
-    assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [("S-1", 1), ("S-1", 2), ("S-2", 1)]
+    assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [
+        ("S-1", 1),
+        ("S-1", 2),
+        ("S-2", 1),
+        ("S-\U0010ffff9", 1),
+    ]
 
 
 def test_a_write_after_max_versions_inserts_the_heads_of_new_trades_and_raises_the_others(

@@ -112,8 +112,12 @@ def test_reconcile_finds_missing_extra_and_different_records_in_one_pass() -> No
 
 def test_prefix_upper_bound_orders_after_every_string_with_the_prefix() -> None:
     bound = prefix_upper_bound("R1-")
-    assert "R1-" < "R1-zzzz" < bound
-    assert not bound > "R1."
+    assert bound == "R1."
+    assert "R1-" < "R1-zzzz" < "R1-\U0010ffff\U0010ffffz" < bound
+    assert prefix_upper_bound("R\U0010ffff") == "S"  # nothing follows U+10FFFF: raise the character before
+    assert prefix_upper_bound("\U0010ffff\U0010ffff") is None  # no string follows them all
+    assert prefix_upper_bound("") is None
+    assert prefix_upper_bound("a\ud7ff") == "a\ue000"  # surrogates cannot be stored
 
 
 def test_expiry_runs_at_start_then_waits_for_the_next_day() -> None:

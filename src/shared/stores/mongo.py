@@ -25,12 +25,11 @@ from shared.schema import TradePayload
 from shared.settings import Settings
 from shared.stores.mongo_mapping import (
     READ_PROJECTION,
-    Admission,
     Document,
     from_document,
     stored_from_document,
 )
-from shared.stores.mongo_writes import TRANSIENT_CODES, admit, expire_matured, write_batch
+from shared.stores.mongo_writes import TRANSIENT_CODES, expire_matured, seed_heads, write_batch
 from shared.stores.records import prefix_upper_bound, wanted_origins
 
 log = logging.getLogger(__name__)
@@ -40,12 +39,16 @@ KEY_ORDER = [("trade_id", ASCENDING), ("version", ASCENDING), ("book_id", ASCEND
 
 def prefix_filter(prefix: str) -> Document:
     """trade_ids starting with `prefix`, as a string range (no regex: cheap, and index-friendly)."""
-    return {"trade_id": {"$gte": prefix, "$lt": prefix_upper_bound(prefix)}} if prefix else {}
+    if not prefix:
+        return {}
+    bound = prefix_upper_bound(prefix)
+    return {"trade_id": {"$gte": prefix} if bound is None else {"$gte": prefix, "$lt": bound}}
 
 
 class MongoStore:
-    """Trades in MONGO_DB.MONGO_COLLECTION (unique on the business key) and their heads in
-    MONGO_COLLECTION_heads. No I/O until a method is called."""
+    """Trades in MONGO_DB.MONGO_COLLECTION (unique on the business key), their heads in
+    MONGO_COLLECTION_heads, and MONGO_COLLECTION_meta (whether the heads are complete). No I/O until a
+    method is called."""
 
     name = "mongo"
 
@@ -94,14 +97,14 @@ class MongoStore:
     # --- writer ------------------------------------------------------------------------------------
     def setup(self) -> None:
         """Unique index on the business key, (trade_id, version) for the max-version lookup, and the heads
-        of trades stored before heads existed (only when the heads collection is empty)."""
+        of trades stored before heads existed (seed_heads: once, resumed if it was interrupted)."""
         with self._translate("creating indexes"):
             coll = self._coll()
             coll.create_index(KEY_ORDER, unique=True, name="trade_key_unique")
             coll.create_index([("trade_id", ASCENDING), ("version", DESCENDING)], name="trade_version")
-            heads = self._coll("_heads")
-            if heads.find_one({}, {"_id": 1}) is None and coll.find_one({}, {"_id": 1}) is not None:
-                admit(heads, {t: [Admission(v)] for t, v in self._max_versions({}).items()})
+            seeded = seed_heads(coll, self._coll("_heads"), self._coll("_meta"))
+        if seeded:
+            log.info("mongo store: seeded the heads of %d trade_ids stored before heads existed", seeded)
         log.info("mongo store ready: %s %s.%s", redact_url(self._url), self.database, self.collection_name)
 
     def ping(self) -> None:
@@ -109,12 +112,17 @@ class MongoStore:
             self._coll().database.client.admin.command("ping")
 
     def max_versions(self, trade_ids: Collection[str]) -> dict[str, int]:
-        """Highest stored version per trade_id: $match on the ids, $group with $max."""
+        """Highest stored version per trade_id. Every stored trade has a head (written before its documents,
+        seeded for older ones), so the heads are read first, by `_id`; only the trade_ids that have one
+        are looked up in the trades ($match on the ids, $group with $max). A new trade costs one indexed
+        point read on the small heads collection, whatever the size of the trades."""
         if not trade_ids:
             return {}
         with self._translate("reading max versions"):
-            found = self._max_versions({"trade_id": {"$in": sorted(trade_ids)}})
-        self._new_ids = set(trade_ids).difference(found)  # a hint for the next write (first heads)
+            ids = sorted(trade_ids)
+            known = [d["_id"] for d in self._coll("_heads").find({"_id": {"$in": ids}}, {"_id": 1})]
+            found = self._max_versions({"trade_id": {"$in": known}}) if known else {}
+        self._new_ids = set(ids).difference(known)  # a hint for the next write (first heads)
         return found
 
     def _max_versions(self, match: Document) -> dict[str, int]:

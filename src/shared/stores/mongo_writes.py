@@ -65,6 +65,7 @@ DUPLICATE_KEY = 11000
 # Server error codes that mean "not now" (failover, shutdown, timeouts, write conflicts): retried.
 TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 251, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 HEAD_ATTEMPTS = 3
+HEADS_COMPLETE = "heads"  # the `_meta` document saying every stored trade has a head (seed_heads)
 
 
 def write_batch(
@@ -75,17 +76,13 @@ def write_batch(
 ) -> WriteResult:
     """Admit the batch's trade_ids through their heads (inserted for `new_ids`), then upsert the admitted
     records' documents."""
-    batch = latest_per_key(records)
+    batch = [(r, admission(r)) for r in latest_per_key(records)]
     asks: dict[str, list[Admission]] = {}
-    for record in batch:
-        asks.setdefault(record.trade.trade_id, []).append(admission(record))
+    for record, asked in batch:
+        asks.setdefault(record.trade.trade_id, []).append(asked)
     higher = admit(heads, asks, new_ids)
-    stale = {
-        r.key: higher[r.key[0]].version
-        for r in batch
-        if r.key[0] in higher and higher[r.key[0]].refuses(admission(r))
-    }
-    admitted = [r for r in batch if r.key not in stale]
+    stale = {r.key: h.version for r, a in batch if (h := higher.get(r.key[0])) is not None and h.refuses(a)}
+    admitted = [r for r, _ in batch if r.key not in stale]
     refused = write_documents(trades, admitted)
     return WriteResult(written=len(admitted) - len(refused), stale=stale, refused=refused)
 
@@ -174,6 +171,39 @@ def expire_matured(trades: Collection[Document], today: date, chunk: int = 1000)
     if batch:
         flagged += trades.bulk_write(batch, ordered=False).modified_count
     return flagged
+
+
+def seed_heads(
+    trades: Collection[Document], heads: Collection[Document], meta: Collection[Document], chunk: int = 1000
+) -> int:
+    """Give every stored trade a head at its highest stored version: the upgrade of a store written before
+    heads existed, which `max_versions` relies on (a trade_id without a head has no stored version). Done
+    once: `meta` then holds `{_id: "heads", complete: true}`, written only after every head was inserted,
+    so a seeding interrupted by a crash is resumed by the next start. Only missing heads are inserted; a
+    head that exists is left as it is (it was raised before its documents were written, and may list the
+    records it admitted). The number of heads inserted."""
+    if meta.find_one({"_id": HEADS_COMPLETE}) is not None:
+        return 0
+    group: list[Document] = [{"$group": {"_id": "$trade_id", "max_version": {"$max": "$version"}}}]
+    seeded = 0
+    ops: list[Any] = []
+    for row in trades.aggregate(group):
+        ops.append(insert_head(str(row["_id"]), int(row["max_version"])))
+        if len(ops) >= chunk:
+            seeded += _insert_missing(heads, ops)
+            ops = []
+    seeded += _insert_missing(heads, ops)
+    meta.replace_one({"_id": HEADS_COMPLETE}, {"_id": HEADS_COMPLETE, "complete": True}, upsert=True)
+    return seeded
+
+
+def _insert_missing(heads: Collection[Document], ops: list[Any]) -> int:
+    """Insert the heads; the number inserted (a head that exists already is a duplicate key, kept)."""
+    errors = _write_errors(heads, ops)
+    unexpected = [e for e in errors.values() if e.get("code") != DUPLICATE_KEY]
+    if unexpected:
+        raise StoreUnavailable(f"seeding trade heads failed: {_reason(unexpected[0])}")
+    return len(ops) - len(errors)
 
 
 def _bulk_failures(heads: Collection[Document], ops: list[Any], ids: list[str]) -> list[str]:

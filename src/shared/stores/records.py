@@ -6,6 +6,8 @@ from collections.abc import Collection, Iterable, Sequence
 
 from shared.ports import Key, StoredTrade
 
+LAST_CODE_POINT = "\U0010ffff"
+
 
 def latest_per_key(records: Sequence[StoredTrade]) -> list[StoredTrade]:
     """One record per business key, the latest of the batch (a key seen twice keeps its last record),
@@ -23,6 +25,13 @@ def wanted_origins(
     return {key: origin for key, origin in rows if key in wanted}
 
 
-def prefix_upper_bound(prefix: str) -> str:
-    """The smallest string greater than every string starting with `prefix`, in code-point order."""
-    return prefix + "\U0010ffff"
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix`, in code-point order (UTF-8
+    byte order: MongoDB's string order): the prefix with its last character raised by one, after
+    dropping trailing U+10FFFF (nothing follows it). None when there is no such string (an empty prefix,
+    or one of U+10FFFF only). Surrogates cannot be stored, so U+D7FF is followed by U+E000."""
+    stem = prefix.rstrip(LAST_CODE_POINT)
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    return stem[:-1] + chr(0xE000 if following == 0xD800 else following)

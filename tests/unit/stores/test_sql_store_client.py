@@ -81,3 +81,23 @@ def test_from_settings_takes_the_expiry_batch_and_the_lock_timeout(tmp_path: Pat
             assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar_one() == 2500  # SQL_LOCK_TIMEOUT_S
     finally:
         store.close()
+
+
+def test_max_versions_reads_the_highest_version_per_id_through_driver_parameters(tmp_path: Path) -> None:
+    """SQLite and PostgreSQL look versions up with driver parameters (SQL Server keeps its IN list): the
+    highest version of each asked id, nothing for ids not asked or not stored, ids compared exactly."""
+    from shared.stores.sql import queries
+
+    assert queries.max_versions_driver_sql("mssql", 3) is None
+    assert "= ANY(%s)" in (queries.max_versions_driver_sql("postgresql", 3) or "")
+    assert (queries.max_versions_driver_sql("sqlite", 3) or "").count("?") == 3
+    store = SqlStore(make_engine(f"sqlite:///{tmp_path / 'v.db'}"))
+    store.setup()
+
+    def rec(trade_id: str, version: int) -> StoredTrade:
+        trade = TradePayload.model_validate({**SAMPLE_TRADE, "trade_id": trade_id, "version": version})
+        return StoredTrade(trade, 0, version, RECORD.persisted_at)
+
+    store.write([rec("A", 1), rec("A", 3), rec("A", 2), rec("a", 5), rec("B", 4), rec("C", 7)])
+    assert store.max_versions(["A", "a", "B", "Z"]) == {"A": 3, "a": 5, "B": 4}
+    store.close()

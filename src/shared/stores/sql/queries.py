@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from sqlalchemy.sql.expression import Executable
 
 from shared.ports import TradeFilter
 from shared.schema import ID_MAX_LENGTH
-from shared.stores.sql.schema import KEY_COLUMNS, trades_table
+from shared.stores.sql.schema import KEY_COLUMNS, dialect_named, trades_table
 
 LIKE_ESCAPE = "\\"
 _LIKE_SPECIAL = frozenset("\\%_[")  # '[' opens a character class in SQL Server's LIKE
@@ -63,6 +64,27 @@ def max_versions_statement(dialect_name: str, trade_ids: Sequence[str]) -> Execu
         sa.select(table.c.trade_id, sa.func.max(table.c.version))
         .where(table.c.trade_id.in_(list(trade_ids)))
         .group_by(table.c.trade_id)
+    )
+
+
+@lru_cache(maxsize=64)
+def max_versions_driver_sql(dialect_name: str, n: int) -> str | None:
+    """The same lookup as driver SQL with its ids as driver parameters, for n ids (None on SQL Server).
+
+    SQLAlchemy renders an expanding IN list per call and psycopg re-parses a long query text every time
+    (its cache keeps short texts only): for 1,000 ids that was 6% of a draining sink's time on PostgreSQL.
+    PostgreSQL takes the ids as one text[] parameter (`= ANY(%s)`, a constant text, an index scan on the
+    primary key); SQLite as n `?` parameters (its driver binds them directly).
+    """
+    if dialect_name not in ("postgresql", "sqlite"):
+        return None
+    table = trades_table(dialect_name)
+    preparer = dialect_named(dialect_name).identifier_preparer
+    trade_id, version = preparer.quote("trade_id"), preparer.quote("version")
+    ids = "= ANY(%s)" if dialect_name == "postgresql" else f"IN ({', '.join('?' * n)})"
+    return (
+        f"SELECT {trade_id}, MAX({version}) FROM {preparer.format_table(table)}"  # noqa: S608  # nosec B608
+        f" WHERE {trade_id} {ids} GROUP BY {trade_id}"  # identifiers of the Table; values are parameters
     )
 
 

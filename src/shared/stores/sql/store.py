@@ -64,8 +64,14 @@ class SqlStore:
     def _max_versions(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for start in range(0, len(ids), IDS_PER_QUERY):
-            stmt = queries.max_versions_statement(self.dialect, ids[start : start + IDS_PER_QUERY])
-            found.update({str(tid): int(v) for tid, v in conn.execute(stmt)})
+            chunk = ids[start : start + IDS_PER_QUERY]
+            sql = queries.max_versions_driver_sql(self.dialect, len(chunk))
+            if sql is None:
+                rows = conn.execute(queries.max_versions_statement(self.dialect, chunk))
+            else:
+                params = (list(chunk),) if self.dialect == "postgresql" else tuple(chunk)
+                rows = conn.exec_driver_sql(sql, params)
+            found.update({str(tid): int(v) for tid, v in rows})
         return found
 
     def stored_origins(self, keys: Collection[Key]) -> dict[Key, tuple[int, int]]:

@@ -3,8 +3,10 @@
 Mongo: the store's own write of fresh trades (first heads inserted, then upserts on `_id`:
 shared.stores.mongo_writes), and, as a yardstick that does not move with the store's design, plain inserts
 of the same documents (`mongo_docs_rate`: what the raw figure was before the version guard, 25dce28).
-SQL: the sink's own upsert statement, one transaction per batch. bench/mongo_sink.py and bench/sql_sink.py
-print them too.
+SQL: the sink's own write function (`SqlStore.write`: rows, the conditional upsert statement, the keys it
+returns; one transaction per batch), and, as the yardstick before session 4, the upsert statement alone on
+rows built before the clock starts (`sql_statement_rate`). bench/mongo_sink.py, bench/sql_sink.py and
+bench/sink_drain.py print them too.
 """
 
 from __future__ import annotations
@@ -72,7 +74,28 @@ def mongo_docs_rate(url: str, n: int, batch: int) -> float:
 
 
 def sql_raw_rate(url: str, n: int, batch: int) -> float:
-    """Rows/s of the sink's own statement, one transaction per batch, no Kafka and no version lookup."""
+    """Rows/s of the sink's own write function (SqlStore.write, one transaction per batch) on records
+    built before the clock starts, as the sink hands them over: no Kafka, no decoding, no version lookup."""
+    from shared.stores.sql.engine import make_engine
+    from shared.stores.sql.migrate import upgrade
+    from shared.stores.sql.store import SqlStore
+
+    engine = make_engine(url)
+    upgrade(engine)
+    store = SqlStore(engine)
+    now = datetime.now(UTC)
+    records = [StoredTrade(trade(i, f"B-{i % 7}"), 0, i, now) for i in range(n)]
+    started = time.perf_counter()
+    for i in range(0, n, batch):
+        store.write(records[i : i + batch])
+    elapsed = time.perf_counter() - started
+    store.close()
+    return n / elapsed
+
+
+def sql_statement_rate(url: str, n: int, batch: int) -> float:
+    """Rows/s of the sink's upsert statement alone on rows built before the clock starts (the raw SQL
+    figure before session 4: it left out the rows and the returned keys that SqlStore.write handles)."""
     from shared.stores.sql.engine import make_engine
     from shared.stores.sql.mapper import chunks, to_rows
     from shared.stores.sql.migrate import upgrade

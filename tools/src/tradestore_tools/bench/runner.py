@@ -107,7 +107,7 @@ class Run:
     def _sink_row(self, name: str) -> dict[str, Any]:
         s = self.sizes
         raw_store, raw_settings = self.store(name, f"raw_{self.tag}")
-        # the store's own raw rate: bulk_write / the sink's SQL statement (tradestore_tools.bench.raw)
+        # the store's own raw rate: the sink's write function, no Kafka (tradestore_tools.bench.raw)
         url = raw_settings.mongo_url_value if name == "mongo" else raw_settings.sql_url_value
         raw = {"trades_per_s": RAW_RATES[name](url, s.sink_trades, s.consumer_batch_size)}
         self._clear_sql(raw_store)  # SQL raw rows share the sink's table

@@ -55,7 +55,8 @@ def measure(
     if spy is not None:
         out = spy.with_suffix(".txt")
         cmd = [shutil.which("py-spy") or str(HERE / ".venv/bin/py-spy"), "record", "-p", str(pid)]
-        cmd += ["-f", "raw", "-o", str(out), "-t", "--nonblocking", "-r", "200", *(["--gil"] if os.environ.get("SPY_GIL") else [])]
+        cmd += ["-f", "raw", "-o", str(out), "-t", "--nonblocking", "-r", "200"]
+        cmd += ["--gil"] if os.environ.get("SPY_GIL") else []  # only the thread holding the GIL
         spy_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # nosec B603
         time.sleep(1.0)  # py-spy attaches
     api0, broker0, threads0, me0 = cpu_s(pid), cpu_s(broker), thread_cpu(pid), time.process_time()

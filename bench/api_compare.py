@@ -18,6 +18,7 @@ never asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -55,11 +56,12 @@ def measure(
         out = spy.with_suffix(".txt")
         cmd = [shutil.which("py-spy") or str(HERE / ".venv/bin/py-spy"), "record", "-p", str(pid)]
         cmd += ["-f", "raw", "-o", str(out), "-t", "--nonblocking", "-r", "200"]
+        cmd += ["--gil"] if os.environ.get("SPY_GIL") else []  # only the thread holding the GIL
         spy_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # nosec B603
         time.sleep(1.0)  # py-spy attaches
-    api0, broker0, threads0 = cpu_s(pid), cpu_s(broker), thread_cpu(pid)
+    api0, broker0, threads0, me0 = cpu_s(pid), cpu_s(broker), thread_cpu(pid), time.process_time()
     found = run()
-    api1, broker1, threads1 = cpu_s(pid), cpu_s(broker), thread_cpu(pid)
+    api1, broker1, threads1, me1 = cpu_s(pid), cpu_s(broker), thread_cpu(pid), time.process_time()
     if spy_proc is not None:
         spy_proc.send_signal(2)
         spy_proc.wait(30)
@@ -69,6 +71,7 @@ def measure(
         "p99_ms": found.get("p99_ms", 0.0),
         "api_us": (api1 - api0) * 1e6 / trades,
         "broker_us": (broker1 - broker0) * 1e6 / trades,
+        "client_us": (me1 - me0) * 1e6 / trades,  # the batch driver (wrk is another process)
         "rss_mb": peak_rss_mb(pid),
         "refused": float(found.get("refused", found.get("not_accepted", 0))),
         **{f"us_{n}": (threads1.get(n, 0) - threads0.get(n, 0)) * 1e6 / trades for n in threads1},
@@ -123,7 +126,7 @@ def one(
 
 
 def report(what: str, found: dict[str, list[dict[str, float]]], variants: list[Variant]) -> None:
-    keys = ("rate", "p99_ms", "api_us", "broker_us", "rss_mb", "refused")
+    keys = ("rate", "p99_ms", "api_us", "broker_us", "client_us", "rss_mb", "refused")
     med = {t: {k: statistics.median(r[k] for r in runs) for k in keys} for t, runs in found.items()}
     print(f"\n{what}: medians of {len(found['NEW'])} runs")
     print(f"{'checkout':<40}" + "".join(f"{k:>12}" for k in keys))

@@ -45,6 +45,7 @@ class PlainTrade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 ENABLED = FIELDS_MATCH and PlainTrade.__struct_fields__ == tuple(TradePayload.model_fields)
 _DECODE = msgspec.json.Decoder(list[PlainTrade])
+_DECODE_ONE = msgspec.json.Decoder(PlainTrade)
 _ENCODE = msgspec.json.Encoder()
 
 
@@ -80,16 +81,35 @@ def plain_records(
 ) -> Iterator[Record | list[dict[str, object]]]:
     """Each trade's record (the bytes the general path writes), or the model's errors for a rule it breaks."""
     reject = policy is MaturedPolicy.REJECT
-    encode = _ENCODE.encode
     for trade in trades:
-        created, maturity = trade.created_date, trade.maturity_date
-        matured = maturity < today
-        if created > today or maturity < created or (matured and reject):
-            yield accept(as_submitted(trade), today, policy)
-            continue
-        trade.expired = matured
-        trade_id = trade.trade_id
-        yield new_record((trade_id, f"{trade_id}:{trade.version}:{trade.book_id}".encode(), encode(trade)))
+        record = _record(trade, today, reject)
+        yield accept(as_submitted(trade), today, policy) if record is None else record
+
+
+def plain_record(raw: bytes, today: date, policy: MaturedPolicy) -> Record | None:
+    """The record of a body that is one plain trade breaking no rule (POST /trades); None: the general
+    path decides (tradedata.hotpath: orjson + `accept`, else the route)."""
+    if not ENABLED:
+        return None
+    try:
+        trade = _DECODE_ONE.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if not (_plain_strings(raw) or _plain_ids(trade)):
+        return None
+    return _record(trade, today, policy is MaturedPolicy.REJECT)
+
+
+def _record(trade: PlainTrade, today: date, reject: bool) -> Record | None:
+    created, maturity = trade.created_date, trade.maturity_date
+    matured = maturity < today
+    if created > today or maturity < created or (matured and reject):
+        return None  # the model gives the errors
+    trade.expired = matured
+    trade_id = trade.trade_id
+    return new_record(
+        (trade_id, f"{trade_id}:{trade.version}:{trade.book_id}".encode(), _ENCODE.encode(trade))
+    )
 
 
 def as_submitted(trade: PlainTrade) -> dict[str, object]:

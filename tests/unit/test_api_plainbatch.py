@@ -169,3 +169,28 @@ def test_a_plain_trade_is_published_as_the_general_path_writes_it_expired_comput
     assert all(type(r) is Record for r in found)
     assert [orjson.loads(r.value)["expired"] for r in found] == [False, True, False]
     assert found[0].key == b"T-1001:1:B-1"
+
+
+# --- POST /trades (tradedata.hotpath): one plain trade in one msgspec call ------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(plain_trades(), submissions()), st.sampled_from(["compact", "spaced", "escaped"]), st.data())
+def test_a_single_body_the_fast_path_takes_gets_the_general_paths_record(
+    item: dict[str, Any], style: str, data: Any
+) -> None:
+    policy = data.draw(st.sampled_from(list(MaturedPolicy)))
+    raw = serialise(item, style)
+    found = plainbatch.plain_record(raw, TODAY, policy)
+    if found is not None:
+        assert found == ingest_for(policy).accept(orjson.loads(raw), TODAY)
+
+
+@settings(max_examples=100, deadline=None)
+@given(plain_trades(), st.sampled_from(list(MaturedPolicy)))
+def test_a_single_plain_trade_breaking_no_rule_takes_the_fast_path(
+    item: dict[str, Any], policy: MaturedPolicy
+) -> None:
+    expected = ingest_for(policy).accept(item, TODAY)
+    found = plainbatch.plain_record(orjson.dumps(item), TODAY, policy)
+    assert found == (expected if isinstance(expected, Record) else None)

@@ -1,0 +1,138 @@
+"""Benchmark: the consumer's CPU per trade for one batch pipeline (decode, plan, versions read, write, outcome
+events, offsets) against the store's raw write of the same records, with no broker and no wall clock: the
+figure that stays comparable on a machine shared with other work (2 cores, other helpers' tests).
+
+Runs `BatchPipeline.process` of the checkout on PYTHONPATH over --batches batches of --batch fresh trades
+(a SQLite file, or the SQL_URL database when given), with a producer stand-in that acknowledges at once (the
+real TradeProducer.send_many loop: partitioner and one call per record, no network), then the store's raw
+write (`SqlStore.write` of records built beforehand) of as many other fresh trades. Prints the minimum of
+--repeat runs of each, as CPU microseconds per trade of this process, and their ratio (raw / sink: the share
+of the sink's CPU that is the store's own write). A program, not a test.
+
+    PYTHONPATH=CHECKOUT/src python bench/sink_cpu.py [--batch 1000] [--batches 10] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def records(prefix: str, n: int) -> list[tuple[str, int, int, bytes, bytes]]:
+    from shared.schema import TradePayload
+
+    out = []
+    for i in range(n):
+        t = TradePayload(
+            trade_id=f"{prefix}-{i}",
+            counterparty_id="CP-1",
+            book_id=f"B-{i % 7}",
+            version=1,
+            maturity_date="2030-01-15",
+            created_date="2025-09-28",
+        )
+        out.append(("trades", i % 4, i, t.kafka_key(), orjson.dumps(t.to_message())))
+    return out
+
+
+def instant_producer() -> Any:
+    """A TradeProducer whose send_many runs the real per-record loop and acknowledges at once."""
+    from shared.kafka import TradeProducer
+    from shared.kafka.partitioner import partition_for
+
+    class Instant(TradeProducer):
+        def __init__(self) -> None:  # no librdkafka producer, no delivery thread
+            pass
+
+        def send_many(self, topic: str, items: Any, on_delivery: Any, headers: Any = None) -> int:
+            count = 0
+            for index, (trade_id, _key, _value) in enumerate(items):
+                partition_for(trade_id, 4)
+                on_delivery(index, None, None)
+                count = index + 1
+            return count
+
+    return Instant()
+
+
+def sink_cpu(store: Any, batches: list[list[Any]]) -> float:
+    from shared.consumer.batch import Inbound
+    from shared.consumer.dlq import DeadLetterPublisher
+    from shared.consumer.metrics import RuntimeMetrics
+    from shared.consumer.outcomes import OutcomePublisher
+    from shared.consumer.pipeline import BatchPipeline
+
+    producer = instant_producer()
+    pipeline = BatchPipeline(
+        store,
+        DeadLetterPublisher(producer, "dlq", store.name),
+        RuntimeMetrics(store.name),
+        lambda: date(2026, 11, 30),
+        lambda: datetime.now(UTC),
+        OutcomePublisher(producer, "outcomes"),
+    )
+    started = time.process_time()
+    for raw in batches:
+        inbound = [Inbound(*r) for r in raw]  # what positions.to_inbound builds per polled record
+        pipeline.process(inbound, lambda action, store=True: action(), lambda: None)
+    return (time.process_time() - started) / sum(map(len, batches)) * 1e6
+
+
+def raw_cpu(store: Any, batches: list[list[Any]]) -> float:
+    from shared.ports import StoredTrade
+    from shared.schema import TradePayload
+
+    now = datetime.now(UTC)
+    prepared = [
+        [StoredTrade(TradePayload.model_validate(orjson.loads(r[4])), r[1], r[2], now) for r in raw]
+        for raw in batches
+    ]
+    started = time.process_time()
+    for part in prepared:
+        store.write(part)
+    return (time.process_time() - started) / sum(map(len, batches)) * 1e6
+
+
+def split(rows: list[Any], size: int) -> list[list[Any]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--url", help="SQL URL (default: a new SQLite file)")
+    args = parser.parse_args()
+    from shared.stores.sql.engine import make_engine
+    from shared.stores.sql.store import SqlStore
+
+    with tempfile.TemporaryDirectory(prefix="bench-sinkcpu-") as tmp:
+        store = SqlStore(make_engine(args.url or f"sqlite:///{Path(tmp) / 'cpu.db'}"))
+        store.setup()
+        sink, raw = [], []
+        n = args.batch * args.batches
+        for r in range(args.repeat + 1):  # round 0 warms the templates and caches up
+            s = sink_cpu(store, split(records(f"S{r}", n), args.batch))
+            w = raw_cpu(store, split(records(f"R{r}", n), args.batch))
+            if r:
+                sink.append(s)
+                raw.append(w)
+        store.close()
+    print(
+        f"sinkcpu {store.dialect} sink_us={min(sink):.1f} raw_us={min(raw):.1f} "
+        f"raw/sink={min(raw) / min(sink):.2f}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

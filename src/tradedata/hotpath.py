@@ -22,9 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tradedata.auth import WRITE, AuthRefused
 from tradedata.auth.guard import API_KEY_HEADER
 from tradedata.context import ApiContext
+from tradedata.plainbatch import plain_record
 from tradedata.problems import PROBLEM_JSON, problem_response, retry_later
 from tradedata.routes.trades import accepted_body
-from tradedata.service import Record
+from tradedata.service import Ingest, Record
 
 _KEY = API_KEY_HEADER.lower().encode()
 _HANDLED = frozenset({b"content-type", b"content-length", b"host", b"user-agent", b"accept",
@@ -106,12 +107,8 @@ class HotPath:
             except AuthRefused:
                 return False  # refused by the route: the same problem, log line and count
             principal_id = principal.id
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return False
-        checked = ingest.accept(data, ingest.clock()) if type(data) is dict else None
-        if not isinstance(checked, Record):
+        checked = _checked(ingest, body)
+        if checked is None:
             return False
         outcome = (await ingest.publish([(0, checked)], principal_id))[0]
         if outcome.status != "accepted":
@@ -122,6 +119,21 @@ class HotPath:
         value = accepted_body(checked, ingest.topic, outcome.partition, outcome.offset)
         await _respond(send, 201, value, "application/json", [(b"location", location)])
         return True
+
+
+def _checked(ingest: Ingest, body: bytes) -> Record | None:
+    """The record of an acceptable trade: a plain one in one msgspec call (tradedata.plainbatch), else
+    orjson + `accept` (the per-item fast path or the model); None when refused (the route answers)."""
+    today = ingest.clock()
+    record = plain_record(body, today, ingest.policy)
+    if record is not None:
+        return record
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    checked = ingest.accept(data, today) if type(data) is dict else None
+    return checked if isinstance(checked, Record) else None
 
 
 async def _respond(

@@ -93,11 +93,11 @@ class Ingest:
         self.settings = settings
         self.clock = clock
         self.topic = settings.trades_topic
-        self._policy = settings.tradestore_matured_policy
+        self.policy = settings.tradestore_matured_policy
         self._ack_timeout_s = settings.kafka_publish_timeout_s + 1  # the producer's own timeout + 1 s
 
     def accept(self, data: object, today: date) -> Record | list[dict[str, object]]:
-        return accept(data, today, self._policy)
+        return accept(data, today, self.policy)
 
     async def publish(
         self, records: Iterable[tuple[int, Record]], principal: str | None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from shared.kafka import client_config, murmur2, partition_for, producer_config
+from shared.kafka import client_config, murmur2, partition_for, partitioner, producer_config
 from shared.redact import redact_text, redact_url
 from shared.settings import Settings
 
@@ -258,3 +262,38 @@ def test_consumers_fetch_wait_follows_the_batch_wait() -> None:
 
     assert consumer_config(Settings(consumer_batch_timeout_ms=40), "mongo")["fetch.wait.max.ms"] == 40
     assert consumer_config(Settings(), "sql")["fetch.wait.max.ms"] == Settings().consumer_batch_timeout_ms
+
+
+# --- the partitioner is librdkafka's own murmur2 on the trade_id (shared.kafka.partitioner.NATIVE) ------
+
+
+def test_the_partitioner_is_librdkafkas_murmur2_on_this_platform() -> None:
+    """Found in the library confluent-kafka loaded: without it every batch item pays the Python hash (3x)."""
+    assert partitioner.NATIVE is not None
+    data = b"a-little-bit-longer-string"
+    assert partitioner.NATIVE(None, data, len(data), 2**31 - 1, None, None) == (-1486304829 & 0x7FFFFFFF)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(trade_id=st.text(max_size=80), partitions=st.integers(min_value=1, max_value=10_000))
+def test_librdkafkas_murmur2_partitions_every_trade_id_as_kafkas_java_client(
+    trade_id: str, partitions: int
+) -> None:
+    """The key -> partition mapping is exactly the Python murmur2 one (and so the Java client's)."""
+    data = trade_id.encode()
+    assert partitioner.NATIVE is not None
+    assert partitioner.NATIVE(None, data, len(data), partitions, None, None) == murmur2(data) % partitions
+    assert partition_for(trade_id, partitions) == murmur2(data) % partitions
+
+
+def test_without_librdkafkas_partitioner_the_python_murmur2_partitions_alike(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    maps = tmp_path / "maps"
+    absent = tmp_path / "librdkafka.so.1"  # named like the library, not loadable
+    maps.write_text(f"7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6\n7f01-7f02 r-xp 0 08:01 2 {absent}\n")
+    assert partitioner.native_murmur2(maps) is None
+    assert partitioner.native_murmur2(tmp_path / "absent") is None
+    native = [partition_for(f"T-{n}", 7) for n in range(50)]
+    monkeypatch.setattr(partitioner, "NATIVE", None)
+    assert [partition_for(f"T-{n}", 7) for n in range(50)] == native

@@ -11,11 +11,18 @@ from typing import Any
 
 import pytest
 
-from shared.consumer.batch import DeadLetter, Inbound, Reason
-from shared.consumer.outcomes import OutcomePublisher, OutcomesUnavailable, batch_outcomes
+from shared.consumer.batch import DeadLetter, Inbound, Plan, Reason
+from shared.consumer.outcomes import (
+    Event,
+    OutcomePublisher,
+    OutcomesUnavailable,
+    batch_outcomes,
+    outcome_events,
+    stored_event,
+)
 from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.outcomes import LOWER_VERSION_TYPE, Outcome, State, combine, parse_outcome
-from shared.ports import StoredTrade
+from shared.ports import StoredTrade, WriteResult
 from shared.schema import TradePayload
 from shared.settings import Settings
 from tradedata.outcomes import OutcomeWatcher
@@ -67,6 +74,61 @@ def test_batch_outcomes_name_stored_replayed_and_rejected_records_with_the_store
         "undecodable",
         None,
     )
+
+
+def _written(trade: TradePayload, offset: int) -> tuple[StoredTrade, Inbound]:
+    source = Inbound("trades", 3, offset, trade.kafka_key(), b"{}")
+    return StoredTrade(trade, 3, offset, NOW), source
+
+
+def test_outcome_events_are_the_events_of_batch_outcomes_for_the_records_the_store_took() -> None:
+    """The fast events (no Outcome built for a stored record) carry the same keys and bytes, in the same
+    order, as the Outcomes batch_outcomes names: stored, then replays, then rejected with the max version
+    the store holds (the stored max, the guard's stale max, or a version this batch wrote)."""
+    odd = TradePayload.model_validate({**_trade(1).model_dump(), "trade_id": 'Q"\\é🙂'})
+    pairs = [
+        _written(_trade(4, "T-9"), 20),
+        _written(_trade(2), 21),
+        _written(odd, 22),
+        _written(_trade(5), 23),
+    ]
+    pairs += [_written(_trade(1, "T-8"), 24)]
+    writes, sources = [p[0] for p in pairs], [p[1] for p in pairs]
+    result = WriteResult(3, stale={("T-1", 2, "B-1"): 6}, refused={("T-8", 1, "B-1"): "too long"})
+    stale = DeadLetter(sources[1], Reason.LOWER_VERSION, "2 < 6", _trade(2))
+    refused = DeadLetter(sources[4], Reason.STORE_REJECTED, "too long", _trade(1, "T-8"))
+    lower = DeadLetter(
+        Inbound("trades", 3, 25, b"T-9:3:B-1", b"{}"), Reason.LOWER_VERSION, "3 < 4", _trade(3, "T-9")
+    )
+    replay = DeadLetter(
+        Inbound("trades", 3, 2, b"T-7:1:B-1", b"{}"), Reason.LOWER_VERSION, "", _trade(1, "T-7")
+    )
+    junk = DeadLetter(Inbound("trades", 3, 26, b"X:7:B", b"nope"), Reason.UNDECODABLE, "not JSON")
+    letters = [lower, junk, stale, refused]
+    plan = Plan(writes, [lower], sources)
+
+    events = outcome_events("sql", plan, result, letters, {"T-1": 1}, [replay])
+
+    took = [w for w in writes if w.key not in (("T-1", 2, "B-1"), ("T-8", 1, "B-1"))]
+    top = {"T-1": 6}
+    expected = batch_outcomes("sql", took, letters, top, [replay])
+    assert events == [Event.of(o) for o in expected]
+    assert [json.loads(e.value)["offset"] for e in events] == [20, 22, 23, 2, 25, 26, 21, 24]
+    assert json.loads(events[4].value)["max_version"] == 4  # a version this batch wrote
+    assert json.loads(events[6].value)["max_version"] == 6  # what the store's guard found held
+    assert outcome_events("sql", plan, WriteResult(5), [], {}, []) == [
+        Event.of(
+            Outcome(w.trade.trade_id, w.trade.version, w.trade.book_id, State.STORED, "sql", 3, w.offset)
+        )
+        for w in writes
+    ]
+
+
+def test_a_stored_event_is_the_stored_outcome_byte_for_byte() -> None:
+    trade = TradePayload.model_validate({**_trade(7).model_dump(), "trade_id": 'T\u2028"x', "book_id": "b é"})
+    outcome = Outcome(trade.trade_id, 7, trade.book_id, State.STORED, "mongo", 3, 99)
+    assert stored_event("mongo", trade, trade.kafka_key(), 3, 99) == Event.of(outcome)
+    assert parse_outcome(stored_event("mongo", trade, trade.kafka_key(), 3, 99).value) == outcome
 
 
 def test_an_outcome_round_trips_through_its_record_and_junk_is_ignored() -> None:

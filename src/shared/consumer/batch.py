@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -32,9 +33,9 @@ class Reason(enum.StrEnum):
     STORE_REJECTED = "store_rejected"  # the store refused the record deterministically (its reason in detail)
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One Kafka record, as plain values."""
+class Inbound(NamedTuple):
+    """One Kafka record, as plain values (immutable; a NamedTuple: built in half the time of a frozen
+    dataclass, once per record polled)."""
 
     topic: str
     partition: int
@@ -67,7 +68,7 @@ class Decoded:
     dead: list[DeadLetter]
 
 
-FLAT = (str, int, bool, type(None))  # values orjson and json parse alike (orjson: integers within 64 bits)
+FLAT = frozenset((str, int, bool, type(None)))  # values orjson and json parse alike (ints within 64 bits)
 
 
 def parse(value: bytes | None) -> object:
@@ -80,7 +81,7 @@ def parse(value: bytes | None) -> object:
         raw = orjson.loads(value or b"")
     except orjson.JSONDecodeError:
         raw = None
-    if type(raw) is dict and all(type(v) in FLAT for v in raw.values()):
+    if type(raw) is dict and FLAT.issuperset(map(type, raw.values())):  # one C loop over the values
         return raw
     return json.loads(value or b"")
 

@@ -17,7 +17,7 @@ from shared.consumer.batch import DeadLetter, Inbound, Plan, Reason, decode_batc
 from shared.consumer.dlq import DeadLetterPublisher
 from shared.consumer.isolation import write_isolating
 from shared.consumer.metrics import RuntimeMetrics
-from shared.consumer.outcomes import OutcomePublisher, outcomes_of
+from shared.consumer.outcomes import OutcomePublisher, outcome_events
 from shared.ports import TradeWriter, WriteResult
 
 log = logging.getLogger("shared.consumer")
@@ -68,7 +68,7 @@ class BatchPipeline:
         if self.outcomes is not None:  # one verdict per record, acknowledged before the offsets are stored
             publisher, events = (
                 self.outcomes,
-                outcomes_of(self.writer.name, plan, result, letters, stored, replays),
+                outcome_events(self.writer.name, plan, result, letters, stored, replays),
             )
             retry(lambda: publisher.publish(events), store=False)
         commit()

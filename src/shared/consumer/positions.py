@@ -20,8 +20,8 @@ log = logging.getLogger("shared.consumer")
 
 def to_inbound(msg: Message) -> Inbound:
     """A polled (error-free) message as plain values."""
-    raw: Any = msg.headers() or []
-    headers = tuple((str(k), v) for k, v in raw if isinstance(v, bytes))
+    raw: Any = msg.headers()
+    headers = tuple((str(k), v) for k, v in raw if isinstance(v, bytes)) if raw else ()
     return Inbound(
         str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0), msg.key(), msg.value(), headers
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from shared.settings import Settings
 log = logging.getLogger("shared.kafka")
 
 Headers = Sequence[tuple[str, bytes]]
+OnDelivery = Callable[[int, KafkaError | None, Any], None]  # (index in the batch, error, message)
 
 # Delivery errors that mean the producer's identity is spent: only a new producer gets through again.
 PRODUCER_IDENTITY_ERRORS = frozenset(
@@ -191,7 +193,7 @@ class TradeProducer:
         self,
         topic: str,
         records: Iterable[tuple[str, bytes, bytes]],
-        on_delivery: Callable[[int, KafkaError | None, Any], None],
+        on_delivery: OnDelivery,
         headers: Headers | None = None,
     ) -> int:
         """Queue (trade_id, key, value) records in order, without a Future each (batch ingest); `headers`
@@ -205,23 +207,24 @@ class TradeProducer:
         partitions = self.partition_count(topic)
         produce = self._producer.produce
         extra: dict[str, Any] = {"headers": list(headers)} if headers else {}
+        report = partial(self._delivered, on_delivery)
         queued = 0
         for index, (trade_id, key, value) in enumerate(records):
-
-            def delivered(err: KafkaError | None, msg: Any, index: int = index) -> None:
-                if err is not None:
-                    self._check_identity(err)
-                on_delivery(index, err, msg)
-
             try:
                 partition = partition_for(trade_id, partitions)
-                produce(topic, value, key, partition=partition, on_delivery=delivered, **extra)
+                produce(topic, value, key, partition=partition, on_delivery=partial(report, index), **extra)
             except (BufferError, KafkaException) as exc:
                 if index == 0:
                     raise PublishUnavailable(f"producer refused the batch: {exc}") from None
                 return index
             queued = index + 1
         return queued
+
+    def _delivered(self, on_delivery: OnDelivery, index: int, err: KafkaError | None, msg: Any) -> None:
+        """A record's delivery report (delivery thread): one partial per record, no closure built."""
+        if err is not None:
+            self._check_identity(err)
+        on_delivery(index, err, msg)
 
     def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         """True when broker metadata can be fetched now and the producer is usable (readiness probe)."""

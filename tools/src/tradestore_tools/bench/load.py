@@ -72,7 +72,7 @@ async def _post_batches(
             sent_at[index] = datetime.now(UTC)
             r = await client.post(url, content=body, headers={"content-type": "application/json"})
             r.raise_for_status()
-            counts = r.json()["counts"]
+            counts = orjson.loads(r.content)["counts"]  # stdlib json costs the driver ~1.5 us a trade
             accepted += counts["accepted"]
             failed += counts["rejected"] + counts["failed"]
 

@@ -5,11 +5,9 @@ protocol on an in-memory collection: tests/unit/stores/test_mongo_writes.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from pymongo.database import Database
 
 from shared.ports import StoredTrade
@@ -26,18 +24,8 @@ def rec(version: int, offset: int, **changes: object) -> StoredTrade:
     return StoredTrade(TradePayload.model_validate(payload), 3, offset, NOW)
 
 
-@pytest.fixture
-def store(mongo_url: str, mongo_db: Db) -> Iterator[MongoStore]:
-    store = MongoStore(mongo_url, mongo_db.name, "trades")
-    store.setup()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def test_a_batch_whose_heads_were_raised_before_a_crash_writes_every_version_when_redelivered(
-    store: MongoStore, mongo_db: Db
+    mongo_store: MongoStore, mongo_db: Db
 ) -> None:
     batch = [rec(1, 10), rec(2, 11)]
     # the first half of a write: the head raised for both records, then the consumer died
@@ -45,14 +33,14 @@ def test_a_batch_whose_heads_were_raised_before_a_crash_writes_every_version_whe
     head = mongo_db["trades_heads"].find_one({"_id": "T-LOST"})
     assert head is not None
     assert (head["version"], head["admitted"]) == (2, ["3:10", "3:11"])
-    assert list(store.iter_trades()) == []
+    assert list(mongo_store.iter_trades()) == []
 
-    result = store.write(batch)  # the redelivery
+    result = mongo_store.write(batch)  # the redelivery
     assert (result.written, result.stale) == (2, {})
-    assert sorted(t.version for t in store.iter_trades()) == [1, 2]
+    assert sorted(t.version for t in mongo_store.iter_trades()) == [1, 2]
 
-    late = store.write([rec(1, 40, counterparty_id="CP-LATE")])  # a late copy at another offset
+    late = mongo_store.write([rec(1, 40, counterparty_id="CP-LATE")])  # a late copy at another offset
     assert late.stale == {("T-LOST", 1, "B-1"): 2}
-    assert [t.counterparty_id for t in store.iter_trades() if t.version == 1] == [
+    assert [t.counterparty_id for t in mongo_store.iter_trades() if t.version == 1] == [
         SAMPLE_TRADE["counterparty_id"]
     ]

@@ -28,68 +28,60 @@ def stored(offset: int, **changes: object) -> StoredTrade:
     return StoredTrade(TradePayload.model_validate({**SAMPLE_TRADE, **changes}), 0, offset, NOW)
 
 
-@pytest.fixture
-def store(mongo_url: str, mongo_db: Db) -> Iterator[MongoStore]:
-    store = MongoStore(mongo_url, mongo_db.name, "trades")
-    store.setup()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def test_a_version_below_a_head_admitted_by_another_writer_is_stale_and_not_written(
-    store: MongoStore, mongo_db: Db
+    mongo_store: MongoStore, mongo_db: Db
 ) -> None:
-    assert store.write([stored(1, version=1)]).written == 1
+    assert mongo_store.write([stored(1, version=1)]).written == 1
     # another consumer (a rebalance race) admitted version 3 and has not written its document yet
     mongo_db["trades_heads"].update_one({"_id": "T-1001"}, {"$set": {"version": 3}})
-    result = store.write([stored(2, version=2), stored(3, trade_id="T-2")])
+    result = mongo_store.write([stored(2, version=2), stored(3, trade_id="T-2")])
     assert result.stale == {("T-1001", 2, "B-1"): 3}
     assert result.written == 1
-    assert sorted((t.trade_id, t.version) for t in store.iter_trades()) == [("T-1001", 1), ("T-2", 1)]
+    assert sorted((t.trade_id, t.version) for t in mongo_store.iter_trades()) == [("T-1001", 1), ("T-2", 1)]
     # the same version as the head is admitted (an override, or a redelivery)
-    assert store.write([stored(4, version=3)]).written == 1
+    assert mongo_store.write([stored(4, version=3)]).written == 1
 
 
 def test_a_document_stored_before_the_key_was_its_id_is_overridden_not_duplicated(
-    store: MongoStore, mongo_db: Db
+    mongo_store: MongoStore, mongo_db: Db
 ) -> None:
     legacy = {k: v for k, v in SAMPLE_TRADE.items()} | {"partition": 0, "offset": 1, "persisted_at": NOW}
     mongo_db.trades.insert_one(legacy)  # an ObjectId _id, as the sink wrote before
-    result = store.write([stored(5, counterparty_id="CP-NEW")])
+    result = mongo_store.write([stored(5, counterparty_id="CP-NEW")])
     assert (result.written, result.refused) == (1, {})
-    assert [t.counterparty_id for t in store.iter_trades()] == ["CP-NEW"]
+    assert [t.counterparty_id for t in mongo_store.iter_trades()] == ["CP-NEW"]
     assert mongo_db.trades.count_documents({}) == 1
 
 
-def test_a_document_the_server_refuses_is_a_per_record_failure(store: MongoStore, mongo_db: Db) -> None:
+def test_a_document_the_server_refuses_is_a_per_record_failure(mongo_store: MongoStore, mongo_db: Db) -> None:
     mongo_db.trades.create_index("counterparty_id", unique=True)  # stands for any per-document refusal
-    store.write([stored(1, trade_id="A", counterparty_id="CP-X")])
-    result = store.write([stored(2, trade_id="B", counterparty_id="CP-X"), stored(3, trade_id="C")])
+    mongo_store.write([stored(1, trade_id="A", counterparty_id="CP-X")])
+    result = mongo_store.write([stored(2, trade_id="B", counterparty_id="CP-X"), stored(3, trade_id="C")])
     assert result.written == 1
     [(key, reason)] = result.refused.items()
     assert key == ("B", 1, "B-1")
     assert "11000" in reason
 
 
-def test_stored_origins_name_the_record_each_key_was_written_from(store: MongoStore) -> None:
-    store.write([stored(7), stored(8, version=2)])
+def test_stored_origins_name_the_record_each_key_was_written_from(mongo_store: MongoStore) -> None:
+    mongo_store.write([stored(7), stored(8, version=2)])
     keys = {("T-1001", 1, "B-1"), ("T-1001", 2, "B-1"), ("T-1001", 9, "B-1")}
-    assert store.stored_origins(keys) == {("T-1001", 1, "B-1"): (0, 7), ("T-1001", 2, "B-1"): (0, 8)}
-    assert store.stored_origins(set()) == {}
+    assert mongo_store.stored_origins(keys) == {("T-1001", 1, "B-1"): (0, 7), ("T-1001", 2, "B-1"): (0, 8)}
+    assert mongo_store.stored_origins(set()) == {}
 
 
-def test_expiry_flags_matured_trades_and_keeps_the_boolean_type(store: MongoStore, mongo_db: Db) -> None:
-    store.write(
+def test_expiry_flags_matured_trades_and_keeps_the_boolean_type(
+    mongo_store: MongoStore, mongo_db: Db
+) -> None:
+    mongo_store.write(
         [
             stored(1, trade_id="E-1", maturity_date="2027-01-10"),
             stored(2, trade_id="E-2", maturity_date="2028-01-01"),
         ]
     )
-    assert store.expire(date(2027, 3, 2)) == 1
-    assert store.expire(date(2027, 3, 2)) == 0
-    assert [(t.trade_id, t.expired) for t in store.iter_trades()] == [("E-1", True), ("E-2", False)]
+    assert mongo_store.expire(date(2027, 3, 2)) == 1
+    assert mongo_store.expire(date(2027, 3, 2)) == 0
+    assert [(t.trade_id, t.expired) for t in mongo_store.iter_trades()] == [("E-1", True), ("E-2", False)]
     assert type(mongo_db.trades.find_one({"trade_id": "E-1"})["expired"]) is bool  # type: ignore[index]
 
 
@@ -117,13 +109,13 @@ class _RacingTrades:
 
 
 def test_expiry_rewrites_only_the_documents_it_read_and_leaves_one_rewritten_meanwhile(
-    store: MongoStore, mongo_db: Db
+    mongo_store: MongoStore, mongo_db: Db
 ) -> None:
     """The conditional rewrite of shared.stores.mongo_writes.expire_matured: a live document stored first
     is never replaced by a matured one, and a document a consumer rewrote after the read keeps its content."""
     from shared.stores.mongo_writes import expire_matured
 
-    store.write(
+    mongo_store.write(
         [
             stored(1, trade_id="E-LIVE", maturity_date="2028-01-01"),
             stored(2, trade_id="E-OLD", maturity_date="2027-01-10"),
@@ -142,7 +134,7 @@ def test_expiry_rewrites_only_the_documents_it_read_and_leaves_one_rewritten_mea
     }
 
 
-def test_setup_creates_the_unique_key_and_version_indexes(store: MongoStore, mongo_db: Db) -> None:
+def test_setup_creates_the_unique_key_and_version_indexes(mongo_store: MongoStore, mongo_db: Db) -> None:
     """By their fields (nx-27017 names indexes itself and keeps no direction: docs/nx-27017-gaps.md)."""
     indexes = {tuple(i["key"]): bool(i.get("unique")) for i in mongo_db.trades.list_indexes()}
     assert indexes[("trade_id", "version", "book_id")] is True  # one record per business key
@@ -281,7 +273,9 @@ def test_max_versions_of_new_trades_reads_only_their_heads(watched: MongoStore, 
     commands.seen.clear()
     assert watched.max_versions(["N-1", "N-2"]) == {}
     assert commands.collections() == {"trades_heads"}
-    assert [c["filter"] for c in commands.named("find")] == [{"_id": {"$in": ["N-1", "N-2"]}}]
+    assert [(c["filter"], c["projection"]) for c in commands.named("find")] == [
+        ({"_id": {"$in": ["N-1", "N-2"]}}, {"_id": 1})  # the ids alone: heads carry their admitted records
+    ]
     commands.seen.clear()
     assert watched.max_versions(["N-1", "T-1001", "K-2"]) == {"T-1001": 2, "K-2": 4}
     [aggregate] = commands.named("aggregate")
@@ -289,17 +283,17 @@ def test_max_versions_of_new_trades_reads_only_their_heads(watched: MongoStore, 
 
 
 def test_max_versions_is_the_highest_stored_version_even_below_a_head_raised_before_a_crash(
-    store: MongoStore, mongo_db: Db
+    mongo_store: MongoStore, mongo_db: Db
 ) -> None:
     """A head is the highest *admitted* version: a batch can raise it and stop before its documents. The
     runtime must not refuse that batch's records when they come again, so the stored versions answer."""
-    store.write([stored(1)])
+    mongo_store.write([stored(1)])
     mongo_db["trades_heads"].update_one({"_id": "T-1001"}, {"$set": {"version": 5, "admitted": ["0:9"]}})
-    assert store.max_versions(["T-1001"]) == {"T-1001": 1}
+    assert mongo_store.max_versions(["T-1001"]) == {"T-1001": 1}
 
 
 def test_setup_resumes_an_interrupted_seeding_and_leaves_the_heads_that_exist(
-    mongo_url: str, mongo_db: Db
+    mongo_url: str, mongo_db: Db, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A seeding stopped half way (a crash) left some trades without a head and no mark: the next start
     inserts the missing heads only (an existing head keeps its version and the records it admitted), then
@@ -312,7 +306,11 @@ def test_setup_resumes_an_interrupted_seeding_and_leaves_the_heads_that_exist(
     mongo_db.trades_heads.insert_one({"_id": "R-2", "version": 4, "admitted": ["0:2"]})
     store = MongoStore(mongo_url, mongo_db.name, "trades")
     try:
-        store.setup()
+        with caplog.at_level("INFO", logger="shared.stores.mongo"):
+            store.setup()
+        assert caplog.records[0].getMessage() == (
+            "mongo store: seeded the heads of 3 trade_ids stored before heads existed"
+        )
         heads = {h["_id"]: (h["version"], h.get("admitted")) for h in mongo_db.trades_heads.find()}
         assert heads == {"R-1": (2, None), "R-2": (4, ["0:2"]), "R-3": (1, None), "R-4": (7, None)}
         assert mongo_db.trades_meta.find_one({"_id": "heads"}) == {"_id": "heads", "complete": True}
@@ -338,9 +336,25 @@ def test_seeding_inserts_the_missing_heads_in_chunks_and_counts_them(mongo_url: 
         assert seed_heads(db.trades, db.trades_heads, db.trades_meta, chunk=2) == 4
         assert [len(c["documents"]) for c in listener.named("insert")] == [2, 2, 1]
         assert seed_heads(db.trades, db.trades_heads, db.trades_meta, chunk=2) == 0
+        # a second start that read the meta before the first wrote the mark: it seeds nothing and marks again
+        assert seed_heads(db.trades, db.trades_heads, Unmarked(db.trades_meta)) == 0
     finally:
         client.close()
     assert mongo_db.trades_heads.count_documents({}) == 5
+    assert list(mongo_db.trades_meta.find()) == [{"_id": "heads", "complete": True}]
+
+
+class Unmarked:
+    """A `_meta` collection as a start that read it before another start wrote the mark sees it."""
+
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+
+    def find_one(self, *_args: Any) -> None:
+        return None
+
+    def replace_one(self, *args: Any, **kwargs: Any) -> Any:
+        return self.meta.replace_one(*args, **kwargs)
 
 
 def test_setup_logs_the_store_url_redacted_and_the_collection(
@@ -391,9 +405,9 @@ def test_stored_origins_reads_only_the_batch_trade_ids_and_their_origin_fields(
 
 
 def test_find_filters_by_book_counterparty_and_expired_pages_in_key_order_and_counts_all(
-    store: MongoStore,
+    mongo_store: MongoStore,
 ) -> None:
-    store.write(
+    mongo_store.write(
         [
             stored(1, trade_id="F-3", book_id="B-1", counterparty_id="CP-2"),
             stored(2, trade_id="F-1", book_id="B-2", counterparty_id="CP-2", expired=True),
@@ -403,7 +417,7 @@ def test_find_filters_by_book_counterparty_and_expired_pages_in_key_order_and_co
     )
 
     def ids(filters: TradeFilter, limit: int = 10, offset: int = 0) -> tuple[list[tuple[str, int]], int]:
-        page, total = store.find(filters, limit, offset)
+        page, total = mongo_store.find(filters, limit, offset)
         return [t.key[:2] for t in page], total
 
     assert ids(TradeFilter(counterparty_id="CP-2")) == ([("F-1", 1), ("F-1", 2), ("F-3", 1)], 3)
@@ -413,19 +427,19 @@ def test_find_filters_by_book_counterparty_and_expired_pages_in_key_order_and_co
     assert ids(TradeFilter(), limit=2, offset=1) == ([("F-1", 2), ("F-2", 1)], 4)
 
 
-def test_versions_are_highest_first_then_by_book(store: MongoStore) -> None:
+def test_versions_are_highest_first_then_by_book(mongo_store: MongoStore) -> None:
     for offset, version, book in ((1, 1, "B-1"), (2, 2, "B-2"), (3, 2, "B-1")):  # B-2 stored first
-        assert store.write([stored(offset, version=version, book_id=book)]).written == 1
-    assert [(t.trade.version, t.trade.book_id, t.offset) for t in store.versions("T-1001")] == [
+        assert mongo_store.write([stored(offset, version=version, book_id=book)]).written == 1
+    assert [(t.trade.version, t.trade.book_id, t.offset) for t in mongo_store.versions("T-1001")] == [
         (2, "B-1", 3),
         (2, "B-2", 2),
         (1, "B-1", 1),
     ]
-    assert store.versions("T-NONE") == []
+    assert mongo_store.versions("T-NONE") == []
 
 
-def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore) -> None:
-    store.write(
+def test_summary_counts_only_the_prefix_and_its_expired_trades(mongo_store: MongoStore) -> None:
+    mongo_store.write(
         [
             stored(1, trade_id="S-1", book_id="B-1"),
             stored(2, trade_id="S-1", version=2, book_id="B-2", expired=True),
@@ -435,21 +449,21 @@ def test_summary_counts_only_the_prefix_and_its_expired_trades(store: MongoStore
             stored(6, trade_id="S-\U0010ffff9", book_id="B-3"),  # inside "S-", after "S-" + U+10FFFF
         ]
     )
-    assert store.summary("S-") == StoreSummary(
+    assert mongo_store.summary("S-") == StoreSummary(
         total=4,
         per_book={"B-1": 2, "B-2": 1, "B-3": 1},
         latest_version={"S-1": 2, "S-2": 1, "S-\U0010ffff9": 1},
         expired=1,
     )
-    assert store.summary() == StoreSummary(
+    assert mongo_store.summary() == StoreSummary(
         total=6,
         per_book={"B-1": 4, "B-2": 1, "B-3": 1},
         latest_version={"S-1": 2, "S-2": 1, "X-1": 1, "\U0010ffff-1": 1, "S-\U0010ffff9": 1},
         expired=2,
     )
-    assert store.summary("\U0010ffff").total == 1  # a prefix no string follows: no upper bound
-    assert store.summary("Z") == StoreSummary(total=0)
-    assert [(t.trade_id, t.version) for t in store.iter_trades("S-")] == [
+    assert mongo_store.summary("\U0010ffff").total == 1  # a prefix no string follows: no upper bound
+    assert mongo_store.summary("Z") == StoreSummary(total=0)
+    assert [(t.trade_id, t.version) for t in mongo_store.iter_trades("S-")] == [
         ("S-1", 1),
         ("S-1", 2),
         ("S-2", 1),

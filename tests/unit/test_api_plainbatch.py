@@ -194,3 +194,28 @@ def test_a_single_plain_trade_breaking_no_rule_takes_the_fast_path(
     expected = ingest_for(policy).accept(item, TODAY)
     found = plainbatch.plain_record(orjson.dumps(item), TODAY, policy)
     assert found == (expected if isinstance(expected, Record) else None)
+
+
+@pytest.mark.parametrize(
+    ("created", "maturity", "expired"),
+    [
+        (TODAY, TODAY, False),  # created today, maturing today: live, not expired
+        (TODAY - timedelta(days=3), TODAY - timedelta(days=1), True),  # matured yesterday
+        (TODAY - timedelta(days=1), TODAY - timedelta(days=1), True),
+    ],
+)
+def test_the_date_boundaries_take_the_fast_path_with_the_models_expired_flag(
+    created: date, maturity: date, expired: bool
+) -> None:
+    item = {**LIVE, "created_date": created.isoformat(), "maturity_date": maturity.isoformat()}
+    raw = orjson.dumps([item])
+    found = plainbatch.plain_record(orjson.dumps(item), TODAY, MaturedPolicy.FLAG)
+    assert found is not None
+    assert orjson.loads(found.value)["expired"] is expired
+    assert [found] == checked(ingest_for(MaturedPolicy.FLAG), raw, "application/json")
+    assert [found] == general(ingest_for(MaturedPolicy.FLAG), raw, "application/json")
+    if expired:  # refused under `reject`, with the model's error
+        assert plainbatch.plain_record(orjson.dumps(item), TODAY, MaturedPolicy.REJECT) is None
+        refused = checked(ingest_for(MaturedPolicy.REJECT), raw, "application/json")
+        assert isinstance(refused, list)
+        assert [e["type"] for e in refused[0]] == ["trade_matured"]

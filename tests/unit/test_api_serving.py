@@ -15,7 +15,8 @@ from tradestore.commands import api
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADESTORE_ENV", "test")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    # configure_logging replaces the root logger's handlers and level: not in the test process
+    monkeypatch.setattr(api, "configure_logging", lambda *_: None)
 
 
 @pytest.mark.usefixtures("env")

@@ -297,3 +297,9 @@ def test_without_librdkafkas_partitioner_the_python_murmur2_partitions_alike(
     native = [partition_for(f"T-{n}", 7) for n in range(50)]
     monkeypatch.setattr(partitioner, "NATIVE", None)
     assert [partition_for(f"T-{n}", 7) for n in range(50)] == native
+
+
+def test_no_partitions_is_an_error_not_a_crash_in_librdkafka() -> None:
+    """librdkafka's partitioner divides by the count unchecked: a zero must never reach it."""
+    with pytest.raises(ZeroDivisionError):
+        partition_for("T-1", 0)

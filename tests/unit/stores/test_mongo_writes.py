@@ -14,7 +14,7 @@ from shared.errors import StoreUnavailable
 from shared.ports import StoredTrade
 from shared.schema import SAMPLE_TRADE, TradePayload
 from shared.stores.mongo_mapping import Admission, Head, doc_id
-from shared.stores.mongo_writes import HEAD_ATTEMPTS, admit, expire_matured, write_batch
+from shared.stores.mongo_writes import HEAD_ATTEMPTS, admit, expire_matured, seed_heads, write_batch
 from unit.stores.mongo_fake import FakeCollection
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -357,3 +357,47 @@ def test_a_head_seeded_from_stored_documents_admits_no_record_below_it() -> None
     admit(heads, {"T-1": [Admission(5)]})  # type: ignore[arg-type]
     assert heads.docs["T-1"] == {"_id": "T-1", "version": 5, "admitted": []}
     assert admit(heads, {"T-1": asks(4)}) == {"T-1": Head(5, frozenset())}  # type: ignore[arg-type]
+
+
+class Trades(FakeCollection):
+    """The trades collection as seeding reads it: `$group` by trade_id with the highest version."""
+
+    def aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        assert pipeline == [{"$group": {"_id": "$trade_id", "max_version": {"$max": "$version"}}}]
+        top: dict[str, int] = {}
+        for d in self.docs.values():
+            top[d["trade_id"]] = max(top.get(d["trade_id"], 0), d["version"])
+        return [{"_id": t, "max_version": v} for t, v in top.items()]
+
+
+class Meta(FakeCollection):
+    def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        return next(self.find(query), None)
+
+    def replace_one(self, query: dict[str, Any], doc: dict[str, Any], upsert: bool = False) -> None:
+        assert upsert
+        assert query == {"_id": doc["_id"]}
+        self.docs[doc["_id"]] = doc
+
+
+def test_seeding_inserts_a_thousand_heads_per_write_by_default_then_marks_them_complete() -> None:
+    trades, heads, meta = Trades(), FakeCollection(), Meta()
+    for i in range(1001):
+        trades.docs[i] = {"_id": i, "trade_id": f"S-{i}", "version": 1 + i % 3}
+    assert seed_heads(trades, heads, meta) == 1001
+    assert [len(call) for call in heads.calls] == [1000, 1]
+    assert heads.docs["S-2"] == {"_id": "S-2", "version": 3}
+    assert meta.docs == {"heads": {"_id": "heads", "complete": True}}
+
+
+def test_a_head_refused_otherwise_than_as_existing_stops_the_seeding_before_the_mark() -> None:
+    trades, heads, meta = Trades(), FakeCollection(), Meta()
+    trades.docs = {
+        1: {"_id": 1, "trade_id": "S-1", "version": 1},
+        2: {"_id": 2, "trade_id": "S-2", "version": 1},
+    }
+    heads.refuse = lambda op: {"code": 121, "errmsg": f"{op._doc['_id']} failed validation"}
+    with pytest.raises(StoreUnavailable) as failure:
+        seed_heads(trades, heads, meta)
+    assert str(failure.value) == "seeding trade heads failed: MongoDB error 121: S-1 failed validation"
+    assert meta.docs == {}  # the next start seeds again

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.credentials import ApiKeySpec, CredentialsError, parse_api_keys
@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     trades_topic: str = "trades"
     trades_dlq_topic: str = "trades.dlq"
     trades_topic_partitions: int = Field(default=4, ge=1)
+    trades_topic_replication: int = Field(default=-1, ge=-1)  # -1: the broker's default.replication.factor
     kafka_publish_timeout_s: float = Field(default=5.0, gt=0)
     kafka_linger_ms: int = Field(default=5, ge=0)
     kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
@@ -146,6 +147,13 @@ class Settings(BaseSettings):
     tradedata_jwt_leeway_s: int = Field(default=30, ge=0, le=300)  # bounded clock skew
     tradedata_jwt_algorithms: str = "RS256,ES256"  # asymmetric only; none and HS* are always refused
     tradedata_limit_concurrency: int | None = Field(default=None, ge=1)  # beyond it uvicorn answers 503
+
+    @field_validator("trades_topic_replication")
+    @classmethod
+    def _a_replication_factor(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("TRADES_TOPIC_REPLICATION is -1 (the broker's default) or a replica count >= 1")
+        return value
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:

@@ -12,7 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from shared.kafka import client_config, murmur2, partition_for, partitioner, producer_config
+from shared.kafka import client_config, murmur2, partition_for, partitioner, producer_config, topics
 from shared.redact import redact_text, redact_url
 from shared.settings import Settings
 
@@ -303,3 +303,56 @@ def test_no_partitions_is_an_error_not_a_crash_in_librdkafka() -> None:
     """librdkafka's partitioner divides by the count unchecked: a zero must never reach it."""
     with pytest.raises(ZeroDivisionError):
         partition_for("T-1", 0)
+
+
+class _Admin:
+    """An AdminClient that has no topic and records what it is asked to create."""
+
+    created: list[Any] = []
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def list_topics(self, timeout: float) -> Any:
+        return type("Metadata", (), {"topics": {"trades": object()}})()
+
+    def create_topics(self, topics: list[Any], request_timeout: float) -> dict[str, Any]:
+        _Admin.created = topics
+        done = type("Done", (), {"result": lambda self, timeout: None})
+        return {t.topic: done() for t in topics}
+
+
+@pytest.mark.parametrize(
+    ("env", "replicas", "shown"),
+    [({}, -1, "the broker's default"), ({"TRADES_TOPIC_REPLICATION": "3"}, 3, "3")],
+)
+def test_missing_topics_are_created_with_the_brokers_default_replication_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    env: dict[str, str],
+    replicas: int,
+    shown: str,
+) -> None:
+    """Replication 1 would put every acknowledged trade on one broker of a production cluster: the default
+    (-1) takes the broker's default.replication.factor (3 on a production cluster, 1 on a single broker)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(topics, "AdminClient", _Admin)
+    with caplog.at_level("INFO", logger="shared.kafka.topics"):
+        topics.ensure_topics(Settings(trades_topic_partitions=6))
+    assert [(t.topic, t.num_partitions, t.replication_factor) for t in _Admin.created] == [
+        ("trades.dlq", 6, replicas),
+        ("trades.outcomes", 6, replicas),
+    ]
+    assert caplog.messages == [
+        f"created topic trades.dlq with 6 partitions, replication {shown}",
+        f"created topic trades.outcomes with 6 partitions, replication {shown}",
+    ]
+
+
+def test_a_replication_factor_of_zero_is_refused_with_the_variable_named() -> None:
+    with pytest.raises(ValidationError, match="TRADES_TOPIC_REPLICATION is -1"):
+        Settings(trades_topic_replication=0)
+    with pytest.raises(ValidationError):
+        Settings(trades_topic_replication=-2)
+    assert Settings(trades_topic_replication=1).trades_topic_replication == 1

@@ -24,19 +24,23 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout_s: float = 10.0) -> None:
-    """Create the trades, dead-letter and outcomes topics with TRADES_TOPIC_PARTITIONS when missing."""
+    """Create the trades, dead-letter and outcomes topics when missing, with TRADES_TOPIC_PARTITIONS
+    partitions and TRADES_TOPIC_REPLICATION replicas (-1, the default: the broker's own
+    default.replication.factor, so a production cluster's durability applies, and 1 on a single broker)."""
     default = [settings.trades_topic, settings.trades_dlq_topic, settings.trades_outcomes_topic]
     names = list(topics) if topics is not None else default
     config = {**client_config(settings, "tradestore-admin"), "logger": logging.getLogger("librdkafka")}
     admin = AdminClient(config)
     existing = admin.list_topics(timeout=timeout_s).topics
-    missing = [NewTopic(n, settings.trades_topic_partitions, 1) for n in names if n not in existing]
+    partitions, replicas = settings.trades_topic_partitions, settings.trades_topic_replication
+    missing = [NewTopic(n, partitions, replicas) for n in names if n not in existing]
     if not missing:
         return
     for name, future in admin.create_topics(missing, request_timeout=timeout_s).items():
         try:
             future.result(timeout_s)
-            log.info("created topic %s with %d partitions", name, settings.trades_topic_partitions)
+            shown = "the broker's default" if replicas == -1 else str(replicas)
+            log.info("created topic %s with %d partitions, replication %s", name, partitions, shown)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -222,14 +221,10 @@ def commands(monkeypatch: pytest.MonkeyPatch) -> Commands:
 
 
 @pytest.fixture
-def watched(mongo_url: str, mongo_db: Db, commands: Commands) -> Iterator[MongoStore]:
-    """A store whose commands are recorded (`commands`), set up."""
-    store = MongoStore(mongo_url, mongo_db.name, "trades")
-    store.setup()
-    try:
-        yield store
-    finally:
-        store.close()
+def watched(commands: Commands, mongo_store: MongoStore) -> MongoStore:
+    """The `mongo_store` fixture with its commands recorded (`commands`): listed first, so the recording
+    client is in place before the store's setup opens it."""
+    return mongo_store
 
 
 def test_setup_asks_for_the_named_unique_business_key_index_and_the_descending_version_index(

@@ -103,7 +103,8 @@ def admit(
     for _attempt in range(HEAD_ATTEMPTS + 1):
         ops = [_head_op(t, wanted, asks[t], higher.get(t), t in first) for t, wanted in pending.items()]
         first = set()
-        failed = _bulk_failures(heads, ops, list(pending))
+        ids = list(pending)
+        failed = [ids[i] for i in _duplicates(heads, ops, "raising")]
         if not failed:
             return higher
         stored = {d["_id"]: Head.of(d) for d in heads.find({"_id": {"$in": failed}})}
@@ -190,29 +191,20 @@ def seed_heads(
     for row in trades.aggregate(group):
         ops.append(insert_head(str(row["_id"]), int(row["max_version"])))
         if len(ops) >= chunk:
-            seeded += _insert_missing(heads, ops)
+            seeded += len(ops) - len(_duplicates(heads, ops, "seeding"))
             ops = []
-    seeded += _insert_missing(heads, ops)
+    seeded += len(ops) - len(_duplicates(heads, ops, "seeding"))
     meta.replace_one({"_id": HEADS_COMPLETE}, {"_id": HEADS_COMPLETE, "complete": True}, upsert=True)
     return seeded
 
 
-def _insert_missing(heads: Collection[Document], ops: list[Any]) -> int:
-    """Insert the heads; the number inserted (a head that exists already is a duplicate key, kept)."""
+def _duplicates(heads: Collection[Document], ops: list[Any], action: str) -> list[int]:
+    """The indexes of the head writes that failed with a duplicate key (any other failure raises)."""
     errors = _write_errors(heads, ops)
     unexpected = [e for e in errors.values() if e.get("code") != DUPLICATE_KEY]
     if unexpected:
-        raise StoreUnavailable(f"seeding trade heads failed: {_reason(unexpected[0])}")
-    return len(ops) - len(errors)
-
-
-def _bulk_failures(heads: Collection[Document], ops: list[Any], ids: list[str]) -> list[str]:
-    """The trade_ids whose head raise failed with a duplicate key (other failures raise)."""
-    errors = _write_errors(heads, ops)
-    unexpected = [e for e in errors.values() if e.get("code") != DUPLICATE_KEY]
-    if unexpected:
-        raise StoreUnavailable(f"raising trade heads failed: {_reason(unexpected[0])}")
-    return [ids[i] for i in errors]
+        raise StoreUnavailable(f"{action} trade heads failed: {_reason(unexpected[0])}")
+    return list(errors)
 
 
 def _write_errors(coll: Collection[Document], ops: list[Any]) -> dict[int, dict[str, Any]]:

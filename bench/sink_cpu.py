@@ -23,20 +23,13 @@ from typing import Any
 
 import orjson
 
+from sink_drain import fresh_trade  # bench/ is this program's first path entry
+
 
 def records(prefix: str, n: int) -> list[tuple[str, int, int, bytes, bytes]]:
-    from shared.schema import TradePayload
-
     out = []
     for i in range(n):
-        t = TradePayload(
-            trade_id=f"{prefix}-{i}",
-            counterparty_id="CP-1",
-            book_id=f"B-{i % 7}",
-            version=1,
-            maturity_date="2030-01-15",
-            created_date="2025-09-28",
-        )
+        t = fresh_trade(f"{prefix}-{i}", i)
         out.append(("trades", i % 4, i, t.kafka_key(), orjson.dumps(t.to_message())))
     return out
 

@@ -62,21 +62,27 @@ def writer(kind: str, settings: Any) -> Any:
     return open_writer(settings, kind)
 
 
+def fresh_trade(trade_id: str, i: int) -> Any:
+    """Trade number `i` of a drain: a first version, spread over 7 books (bench/sink_cpu.py uses it too)."""
+    from shared.schema import TradePayload
+
+    return TradePayload(
+        trade_id=trade_id,
+        counterparty_id="CP-1",
+        book_id=f"B-{i % 7}",
+        version=1,
+        maturity_date="2030-01-15",  # type: ignore[arg-type]
+        created_date="2025-09-28",  # type: ignore[arg-type]
+    )
+
+
 def fill(settings: Any, n: int) -> None:
     from shared.kafka import TradeProducer
-    from shared.schema import TradePayload
 
     producer = TradeProducer(settings)
     futures = []
     for i in range(n):
-        t = TradePayload(
-            trade_id=f"T-{i}",
-            counterparty_id="CP-1",
-            book_id=f"B-{i % 7}",
-            version=1,
-            maturity_date="2030-01-15",  # type: ignore[arg-type]
-            created_date="2025-09-28",  # type: ignore[arg-type]
-        )
+        t = fresh_trade(f"T-{i}", i)
         futures.append(producer.send(settings.trades_topic, value=t.to_message(), key=t.kafka_key()))
     for f in futures:
         f.result(60)

@@ -47,9 +47,7 @@ def test_the_cpu_table_puts_both_designs_processes_under_one_role() -> None:
     result = {
         "rows": {
             "naive_single": {"cpu": {"cores": 1.9, "us_per_trade": {"naive-api": 500.0, "mongo": 300.0}}},
-            "single_wrk": {
-                "cpu": {"cores": 1.8, "us_per_trade": {"api": 150.0, "mongo": 200.0, LOAD: 20.0}}
-            },
+            "single_wrk": {"cpu": {"cores": 1.8, "us_per_trade": {"api": 150.0, "mongo": 200.0, LOAD: 20.0}}},
         }
     }
     table = cpu_split(result)

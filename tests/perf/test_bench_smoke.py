@@ -46,3 +46,18 @@ def test_quick_bench_writes_every_row_with_positive_figures(tmp_path: Path) -> N
         assert result["rows"][row][field] > 0, (row, field)
     assert len(result["targets"]) == len(TARGETS)
     assert "issue 8 targets" in done.stdout
+    # where the CPU went during each wrk run: every service of the design and the load generator
+    for row, api, consumers in (
+        ("naive_single", "naive-api", ("naive-mongo", "naive-sql")),
+        ("single_wrk", "api", ("consume-mongo", "consume-sql")),
+    ):
+        cpu = result["rows"][row]["cpu"]
+        assert cpu["trades"] == result["rows"][row]["ok"]
+        assert cpu["us_per_trade"][api] > 0, cpu
+        assert {*consumers, "kafka", "mongo", "load generator (wrk)"} <= set(cpu["us_per_trade"]), cpu
+        assert 0 < cpu["cores"] <= 64
+    assert "where the CPU went during the wrk runs" in done.stdout
+    # the naive reference carries its consumers' load: both wrote trades of its run
+    stored = result["rows"]["naive_single"]["stored_by_consumers"]
+    assert set(stored) == {"mongo", "sql"}
+    assert min(stored.values()) > 0, stored

@@ -11,6 +11,7 @@ from typing import Any
 
 from tradestore.local.services import ServiceProcess
 from tradestore_tools.bench import load
+from tradestore_tools.bench.cpu import CpuSplit
 from tradestore_tools.bench.stack import HOST, BenchStack
 from tradestore_tools.bench.stores import BenchStore, wait_for_count
 
@@ -36,21 +37,54 @@ def naive_row(stack: BenchStack, seconds: float, tag: str) -> dict[str, Any]:
     bootstrap = stack.broker.bootstrap
     workdir = stack.workdir / "naive"
     procs = []
+    sinks = {kind: url for kind, url in (("mongo", stack.mongo_url), ("sql", stack.sql_url)) if url}
     try:
-        for kind, url in (("mongo", stack.mongo_url), ("sql", stack.sql_url)):
-            if url:
-                args = ["consume", kind, url, bootstrap, topic]
-                procs.append(stack.start(NaiveProcess(f"naive-{kind}", args, HOST, 0, workdir)))
+        for kind, url in sinks.items():
+            args = ["consume", kind, url, bootstrap, topic]
+            procs.append(stack.start(NaiveProcess(f"naive-{kind}", args, HOST, 0, workdir)))
         port = free_port()
         args = ["api", str(port), bootstrap, topic]
         api = stack.start(NaiveProcess("naive-api", args, HOST, port, workdir, None, "/health"))
         procs.append(api)
-        result = load.wrk_single(api.url, 16, seconds, f"N{tag}", threads=2)
+        with CpuSplit(_roots(stack, procs)) as split:
+            result = load.wrk_single(api.url, 16, seconds, f"N{tag}", threads=2)
+        # the consumers were running: each has written trades of this run (a reference whose consumers sat
+        # idle would be measured without the load it is meant to carry, and say nothing)
+        result["stored_by_consumers"] = _written(sinks, topic, procs)
     finally:
         for proc in procs:
             stack.stop(proc)
     result["design"] = "FastAPI + pydantic + kafka-python send().get(); consumers: one write per message"
+    result["cpu"] = split.row(result["ok"])
     return result
+
+
+def _written(
+    sinks: dict[str, str], topic: str, procs: list[NaiveProcess], timeout_s: float = 30.0
+) -> dict[str, int]:
+    """Trades each naive consumer had written by the end of the run (waiting for a first one, at most
+    `timeout_s`); RuntimeError when a consumer wrote nothing or died."""
+    from tradestore_tools.bench.naive import stored
+
+    found = {kind: stored(kind, url, topic) for kind, url in sinks.items()}
+    deadline = time.monotonic() + timeout_s
+    while not all(found.values()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        found = {kind: n or stored(kind, sinks[kind], topic) for kind, n in found.items()}
+    dead = [p.name for p in procs if p.proc is not None and p.proc.poll() is not None]
+    idle = [kind for kind, n in found.items() if not n]
+    if dead or idle:
+        raise RuntimeError(f"naive reference: consumers {dead or idle} wrote nothing (see their logs)")
+    return found
+
+
+def _roots(stack: BenchStack, procs: list[Any]) -> dict[str, int | None]:
+    """The processes that share the cores during a wrk run, by name: the services and the stores."""
+    found: dict[str, int | None] = {p.name: p.proc.pid if p.proc else None for p in procs}
+    for p in stack.started:
+        if p not in procs and p.proc is not None:
+            found[p.name] = p.proc.pid
+    return found
 
 
 def tradestore_rows(
@@ -64,7 +98,9 @@ def tradestore_rows(
     api = stack.api(settings)
     try:
         started = time.perf_counter()
-        single = load.wrk_single(api.url, 16, seconds, f"W{tag}", threads=2)
+        with CpuSplit(_roots(stack, [api, *consumers])) as split:
+            single = load.wrk_single(api.url, 16, seconds, f"W{tag}", threads=2)
+        single["cpu"] = split.row(single["ok"])
         lasts = [wait_for_count(store, single["ok"], 600)[1] for store in stores]
         elapsed = max(lasts) - started
     finally:

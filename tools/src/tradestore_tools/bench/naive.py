@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
-from kafka import KafkaConsumer, KafkaProducer  # type: ignore[import-untyped]
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from pymongo import MongoClient
 
 from shared.schema import TradePayload
@@ -41,27 +41,59 @@ def make_app(bootstrap: str, topic: str) -> FastAPI:
     return app
 
 
-def consume(kind: str, url: str, bootstrap: str, topic: str) -> None:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"naive-{kind}-{topic}", auto_offset_reset="earliest"
+def naive_name(topic: str) -> str:
+    """The naive consumers' collection and table name (nx-27017 refuses a '-' in a collection name)."""
+    return f"naive_{topic.replace('-', '_')}"
+
+
+def naive_table(topic: str) -> sa.Table:
+    return sa.Table(
+        naive_name(topic),
+        sa.MetaData(),
+        sa.Column("id", sa.String(200), primary_key=True),
+        sa.Column("body", sa.Text),
     )
+
+
+def consume(kind: str, url: str, bootstrap: str, topic: str) -> None:
+    # One consumer per sink reading every partition itself: kafka-python's group join is never given an
+    # assignment by the embedded broker (Tansu; measured: no partition after 15 s), so a group consumer
+    # here would sit idle and the naive reference would run without the consumer load it is meant to carry.
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        raise SystemExit(f"naive consumer: topic {topic} has no partitions")
+    consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
     if kind == "mongo":
-        coll: Any = MongoClient(url)["naive"][topic]
+        coll: Any = MongoClient(url)["naive"][naive_name(topic)]
         for message in consumer:
             doc = json.loads(message.value)
             coll.replace_one({"_id": message.key.decode()}, doc, upsert=True)
         return
     engine = sa.create_engine(url)
-    table = sa.Table(
-        f"naive_{topic.replace('-', '_')}",
-        sa.MetaData(),
-        sa.Column("id", sa.String(200), primary_key=True),
-        sa.Column("body", sa.Text),
-    )
+    table = naive_table(topic)
     table.create(engine, checkfirst=True)
     for message in consumer:
         with engine.begin() as conn:
             conn.execute(table.insert().values(id=message.key.decode(), body=message.value.decode()))
+
+
+def stored(kind: str, url: str, topic: str) -> int:
+    """How many trades the naive consumer of `kind` has written so far (0 before its first write)."""
+    if kind == "mongo":
+        client: MongoClient[dict[str, Any]] = MongoClient(url)
+        try:
+            return int(client["naive"][naive_name(topic)].estimated_document_count())
+        finally:
+            client.close()
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(naive_table(topic))).scalar_one())
+    except sa.exc.DBAPIError:  # the table is not there yet
+        return 0
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str]) -> None:

@@ -69,6 +69,34 @@ TARGETS: list[tuple[str, str, str, str, float]] = [
 ]
 
 
+# what each process is called in the CPU table: the naive reference's and TradeStore's under one name
+ROLES: dict[str, str] = {
+    "api": "API",
+    "naive-api": "API",
+    "consume-mongo": "MongoDB consumer",
+    "naive-mongo": "MongoDB consumer",
+    "consume-sql": "SQL consumer",
+    "naive-sql": "SQL consumer",
+    "kafka": "broker (Tansu)",
+    "mongo": "MongoDB server (nx-27017)",
+    "postgres": "PostgreSQL",
+}
+CPU_RUNS = (("naive_single", "naive"), ("single_wrk", "TradeStore"))
+
+
+def cpu_split(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """CPU microseconds per accepted trade during each wrk run, by role: {role: {run label: us}}."""
+    table: dict[str, dict[str, float]] = {}
+    for row, label in CPU_RUNS:
+        cpu = result.get("rows", {}).get(row, {}).get("cpu") or {}
+        for name, us in cpu.get("us_per_trade", {}).items():
+            role = table.setdefault(ROLES.get(name, name), {})
+            role[label] = role.get(label, 0.0) + us
+        if cpu:
+            table.setdefault("all (cores busy)", {})[label] = cpu["cores"]
+    return table
+
+
 def derive(result: dict[str, Any]) -> None:
     """The ratios of issue 14, from rows of the same run (row "ratios"); missing inputs leave them out."""
     ratios: dict[str, float] = {}
@@ -143,6 +171,15 @@ def render(result: dict[str, Any], previous: dict[str, Any] | None, console: Con
         met = "n/a" if t["met"] is None else ("[green]yes[/]" if t["met"] else "[red]no[/]")
         goals.add_row(t["target"], _fmt(t["value"], ""), met)
     console.print(goals)
+    split = cpu_split(result)
+    if split:
+        cpu = Table(title="where the CPU went during the wrk runs (microseconds per accepted trade)")
+        for col in ("process", *(label for _, label in CPU_RUNS)):
+            cpu.add_column(col, justify="left" if col == "process" else "right")
+        for role, runs in split.items():
+            spec = ".2f" if role.startswith("all") else ",.0f"
+            cpu.add_row(role, *(format(runs[label], spec) if label in runs else "-" for _, label in CPU_RUNS))
+        console.print(cpu)
 
 
 def save(result: dict[str, Any], results_dir: Path) -> Path:

@@ -54,6 +54,7 @@ class BenchStack:
         from tradestore.local.mongo import EmbeddedMongo
 
         self.mongo_url = self._start(EmbeddedMongo(HOST, free_port(), self.workdir / "mongo")).url
+        (self.workdir / "sql").mkdir(parents=True, exist_ok=True)  # any process may open the file first
         self.sql_url = f"sqlite:///{self.workdir / 'sql' / 'trades.db'}"
         if postgres:
             with contextlib.suppress(FileNotFoundError):

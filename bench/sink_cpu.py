@@ -3,9 +3,9 @@ events, offsets) against the store's raw write of the same records, with no brok
 figure that stays comparable on a machine shared with other work (2 cores, other helpers' tests).
 
 Runs `BatchPipeline.process` of the checkout on PYTHONPATH over --batches batches of --batch fresh trades
-(a SQLite file, or the SQL_URL database when given), with a producer stand-in that acknowledges at once (the
-real TradeProducer.send_many loop: partitioner and one call per record, no network), then the store's raw
-write (`SqlStore.write` of records built beforehand) of as many other fresh trades. Prints the minimum of
+(a SQLite file, or the SQL_URL database when given), with a producer that acknowledges at once (the checkout's
+own TradeProducer.send_many and delivery callbacks over a librdkafka stand-in, no network), then the store's
+raw write (`SqlStore.write` of records built beforehand) of as many other fresh trades. Prints the minimum of
 --repeat runs of each, as CPU microseconds per trade of this process, and their ratio (raw / sink: the share
 of the sink's CPU that is the store's own write). A program, not a test.
 
@@ -35,21 +35,20 @@ def records(prefix: str, n: int) -> list[tuple[str, int, int, bytes, bytes]]:
 
 
 def instant_producer() -> Any:
-    """A TradeProducer whose send_many runs the real per-record loop and acknowledges at once."""
+    """A TradeProducer running the checkout's own send_many (partitioner, one produce per record, delivery
+    reports through its callbacks) over a librdkafka stand-in that acknowledges every record at once."""
     from shared.kafka import TradeProducer
-    from shared.kafka.partitioner import partition_for
+
+    class Acknowledging:
+        def produce(self, topic: str, value: Any, key: Any, partition: int = -1, **kw: Any) -> None:
+            kw["on_delivery"](None, None)
 
     class Instant(TradeProducer):
         def __init__(self) -> None:  # no librdkafka producer, no delivery thread
-            pass
-
-        def send_many(self, topic: str, items: Any, on_delivery: Any, headers: Any = None) -> int:
-            count = 0
-            for index, (trade_id, _key, _value) in enumerate(items):
-                partition_for(trade_id, 4)
-                on_delivery(index, None, None)
-                count = index + 1
-            return count
+            self._producer = Acknowledging()
+            self._partitions = {"dlq": 4, "outcomes": 4}
+            self._block_on_metadata = True
+            self._fatal = None
 
     return Instant()
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from shared.schema import TradePayload
 
 Key = tuple[str, int, str]  # (trade_id, version, book_id): the business key of a record
 
 
-@dataclass(frozen=True)
-class StoredTrade:
-    """A trade as persisted: the payload plus where it came from, when it was stored and who submitted it."""
+class StoredTrade(NamedTuple):
+    """A trade as persisted: the payload plus where it came from, when it was stored and who submitted it.
+
+    Immutable; a NamedTuple, not a frozen dataclass: a sink builds one per record it writes, in a third of
+    the time (~0.3 against ~1 us, issue 14)."""
 
     trade: TradePayload
     partition: int

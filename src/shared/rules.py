@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from shared.errors import FieldError, TradeRuleViolation
 from shared.schema import TradePayload
@@ -101,9 +100,9 @@ def decide_version(version: int, stored_max: int | None) -> VersionDecision:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Planned(Generic[T]):
-    """One item of a batch with the decision taken for it."""
+class Planned(NamedTuple, Generic[T]):
+    """One item of a batch with the decision taken for it (a NamedTuple: built once per record a sink
+    consumes, in a third of the time of a frozen dataclass)."""
 
     item: T
     trade: TradePayload

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import orjson
 from pydantic import ValidationError
 
+from shared.consumer.plain import plain_trade
 from shared.kafka.headers import PRINCIPAL, header_text
 from shared.ports import StoredTrade
 from shared.rules import MaturedPolicy, VersionDecision, apply_maturity, date_errors, plan_batch
@@ -87,7 +88,16 @@ def parse(value: bytes | None) -> object:
 
 
 def decode(record: Inbound, today: date) -> TradePayload | DeadLetter:
-    """Decode, validate and check one record against its key; expiry computed with `today` (policy flag)."""
+    """Decode, validate and check one record against its key; expiry computed with `today` (policy flag).
+
+    A plainly valid record takes the msgspec fast path (shared.consumer.plain); every other one, and every
+    dead letter, the general path (`decode_model`)."""
+    trade = plain_trade(record.key, record.value, today)
+    return decode_model(record, today) if trade is None else trade
+
+
+def decode_model(record: Inbound, today: date) -> TradePayload | DeadLetter:
+    """The general path of `decode`: json (shared.consumer.batch.parse) and the pydantic model."""
     try:
         raw = parse(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

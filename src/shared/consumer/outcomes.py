@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 from shared.consumer.batch import DeadLetter, Plan, Reason
+from shared.consumer.stored_events import stored_values
 from shared.errors import PublishUnavailable, StoreUnavailable
 from shared.kafka import TradeProducer
 from shared.kafka.producer import unacknowledged
@@ -139,11 +140,14 @@ def outcome_events(
     took are stored; the store's stale and refused records are among `letters`, rejected. The same events,
     in the same order, as batch_outcomes gives for the records the store took (tested)."""
     refused = set(result.stale) | set(result.refused)
-    events = [
-        stored_event(sink, record.trade, source.key or b"", record.partition, record.offset)
-        for record, source in zip(plan.writes, plan.sources, strict=True)
-        if not refused or record.key not in refused
-    ]
+    took = list(zip(plan.writes, plan.sources, strict=True))
+    if refused:
+        took = [(record, source) for record, source in took if record.key not in refused]
+    values = stored_values(sink, [record for record, _ in took])
+    if values is None:  # a string msgspec cannot encode: one by one, as orjson does (or fails)
+        events = [stored_event(sink, r.trade, s.key or b"", r.partition, r.offset) for r, s in took]
+    else:
+        events = [Event(r.trade.trade_id, s.key or b"", v) for (r, s), v in zip(took, values, strict=True)]
     if letters or replays:
         top = dict(stored_max)  # plus what the store's guard found held (a writer the versions read missed)
         for (trade_id, _version, _book), held in result.stale.items():
@@ -184,7 +188,7 @@ class OutcomePublisher:
         per-record Futures were ~20% of a draining consumer's samples, issue 14)."""
         acked = _Acks(len(outcomes))
         try:
-            queued = producer.send_many(self.topic, outcomes, acked.delivered)
+            queued = producer.send_many(self.topic, outcomes, acked.delivered, indexed=False)
         except PublishUnavailable as exc:
             raise OutcomesUnavailable(f"outcomes topic {self.topic!r}: {exc}") from None
         acked.forget(len(outcomes) - queued)
@@ -212,7 +216,11 @@ class _Acks:
     def delivered(self, _index: int, err: Any, _msg: Any) -> None:
         if err is not None:
             self.errors.append(err.str())
-        self.forget(1)
+        with self._lock:  # forget(1), one call less per record
+            self._pending -= 1
+            finished = self._pending <= 0
+        if finished:
+            self.done.set()
 
     def forget(self, count: int) -> None:
         if count <= 0:

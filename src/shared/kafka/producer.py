@@ -195,24 +195,26 @@ class TradeProducer:
         records: Iterable[tuple[str, bytes, bytes]],
         on_delivery: OnDelivery,
         headers: Headers | None = None,
+        indexed: bool = True,
     ) -> int:
-        """Queue (trade_id, key, value) records in order, without a Future each (batch ingest); `headers`
-        go on every record.
+        """Queue (trade_id, key, value) records in order, without a Future each; `headers` go on every record.
 
-        `records` may be a generator: librdkafka copies each payload, so the caller's bytes can go as
-        soon as they are queued. `on_delivery(index, error, message)` runs on the delivery thread once
-        per queued record. Stops at the first record the producer refuses and returns how many were
-        queued; raises PublishUnavailable when not even the first could be.
+        `records` may be a generator (librdkafka copies each payload). `on_delivery(index, error, message)`
+        runs on the delivery thread per queued record; `indexed=False` (a caller that only counts: outcome
+        events) gives index -1, one callback for the batch, not one per record. Stops at the first record
+        refused, returning how many were queued; raises PublishUnavailable if not even the first could be.
         """
         partitions = self.partition_count(topic)
         produce = self._producer.produce
         extra: dict[str, Any] = {"headers": list(headers)} if headers else {}
         report = partial(self._delivered, on_delivery)
+        every = None if indexed else partial(report, -1)
         queued = 0
         for index, (trade_id, key, value) in enumerate(records):
             try:
                 partition = partition_for(trade_id, partitions)
-                produce(topic, value, key, partition=partition, on_delivery=partial(report, index), **extra)
+                callback = every or partial(report, index)
+                produce(topic, value, key, partition=partition, on_delivery=callback, **extra)
             except (BufferError, KafkaException) as exc:
                 if index == 0:
                     raise PublishUnavailable(f"producer refused the batch: {exc}") from None

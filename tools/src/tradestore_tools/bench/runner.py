@@ -45,11 +45,6 @@ HEADLINE_ROWS = ("naive_single", "single_wrk", "e2e_wrk")
 RAW_RATES: dict[str, Callable[[str, int, int], float]] = {"mongo": mongo_raw_rate, "sql": sql_raw_rate}
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
 class Run:
     """Runs each measurement, recording an error instead of a number when one cannot be taken."""
 
@@ -194,7 +189,7 @@ class Run:
             "seconds": total,
             "trades_per_s": s.e2e_trades / total,
             "p50_ms": statistics.median(latencies),
-            "p99_ms": percentile(latencies, 0.99),
+            "p99_ms": load.percentile(latencies, 0.99),
             "note": "per trade: its batch POST sent -> the later of the two stores' persisted_at",
         }
 

@@ -54,9 +54,12 @@ def test_quick_bench_writes_every_row_with_positive_figures(tmp_path: Path) -> N
         cpu = result["rows"][row]["cpu"]
         assert cpu["trades"] == result["rows"][row]["ok"]
         assert cpu["us_per_trade"][api] > 0, cpu
-        assert {*consumers, "kafka", "mongo", "load generator (wrk)"} <= set(cpu["us_per_trade"]), cpu
+        assert {*consumers, "kafka", "mongo", "wrk"} <= set(cpu["us_per_trade"]), cpu
         assert 0 < cpu["cores"] <= 64
-    assert "where the CPU went during the wrk runs" in done.stdout
+    for row, own in (("batch", {"api", "kafka"}), ("sink_mongo", {"consume-mongo", "mongo", "kafka"})):
+        assert own <= set(result["rows"][row]["cpu"]["us_per_trade"]), result["rows"][row]["cpu"]
+    assert "consume-sql" in result["rows"]["sink_sql"]["cpu"]["us_per_trade"]
+    assert "where the CPU went" in done.stdout
     # the naive reference carries its consumers' load: both wrote trades of its run
     stored = result["rows"]["naive_single"]["stored_by_consumers"]
     assert set(stored) == {"mongo", "sql"}

@@ -51,8 +51,8 @@ def test_the_cpu_table_puts_both_designs_processes_under_one_role() -> None:
         }
     }
     table = cpu_split(result)
-    assert table["API"] == {"naive": 500.0, "TradeStore": 150.0}
-    assert table["MongoDB server (nx-27017)"] == {"naive": 300.0, "TradeStore": 200.0}
-    assert table[LOAD] == {"TradeStore": 20.0}
-    assert table["all (cores busy)"] == {"naive": 1.9, "TradeStore": 1.8}
+    assert table["API"] == {"naive wrk": 500.0, "ours wrk": 150.0}
+    assert table["nx-27017"] == {"naive wrk": 300.0, "ours wrk": 200.0}
+    assert table[LOAD] == {"ours wrk": 20.0}
+    assert table["cores busy"] == {"naive wrk": 1.9, "ours wrk": 1.8}
     assert cpu_split({"rows": {"single_wrk": {"error": "x"}}}) == {}

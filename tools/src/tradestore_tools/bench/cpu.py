@@ -13,7 +13,7 @@ from typing import Any
 from tradestore_tools.bench.facts import children
 
 TICK = os.sysconf("SC_CLK_TCK")
-LOAD = "load generator (wrk)"
+LOAD = "wrk"
 DRIVER = "bench driver"
 
 

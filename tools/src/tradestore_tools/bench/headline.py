@@ -46,7 +46,7 @@ def naive_row(stack: BenchStack, seconds: float, tag: str) -> dict[str, Any]:
         args = ["api", str(port), bootstrap, topic]
         api = stack.start(NaiveProcess("naive-api", args, HOST, port, workdir, None, "/health"))
         procs.append(api)
-        with CpuSplit(_roots(stack, procs)) as split:
+        with CpuSplit(stack.cpu_roots(*procs)) as split:
             result = load.wrk_single(api.url, 16, seconds, f"N{tag}", threads=2)
         # the consumers were running: each has written trades of this run (a reference whose consumers sat
         # idle would be measured without the load it is meant to carry, and say nothing)
@@ -78,15 +78,6 @@ def _written(
     return found
 
 
-def _roots(stack: BenchStack, procs: list[Any]) -> dict[str, int | None]:
-    """The processes that share the cores during a wrk run, by name: the services and the stores."""
-    found: dict[str, int | None] = {p.name: p.proc.pid if p.proc else None for p in procs}
-    for p in stack.started:
-        if p not in procs and p.proc is not None:
-            found[p.name] = p.proc.pid
-    return found
-
-
 def tradestore_rows(
     stack: BenchStack, seconds: float, tag: str, store_of: Callable[[str, str], BenchStore], batch: int
 ) -> dict[str, dict[str, Any]]:
@@ -98,7 +89,7 @@ def tradestore_rows(
     api = stack.api(settings)
     try:
         started = time.perf_counter()
-        with CpuSplit(_roots(stack, [api, *consumers])) as split:
+        with CpuSplit(stack.cpu_roots(api, *consumers)) as split:
             single = load.wrk_single(api.url, 16, seconds, f"W{tag}", threads=2)
         single["cpu"] = split.row(single["ok"])
         lasts = [wait_for_count(store, single["ok"], 600)[1] for store in stores]

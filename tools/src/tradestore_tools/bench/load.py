@@ -17,6 +17,12 @@ import orjson
 from tradestore_tools.bench.trades import batches
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank); 0.0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
 def wrk_single(url: str, connections: int, seconds: float, prefix: str, threads: int = 1) -> dict[str, Any]:
     """POST /trades at `connections` concurrency for `seconds` with wrk (C; one thread unless asked)."""
     wrk = shutil.which("wrk")

@@ -29,7 +29,7 @@ FIGURES: list[tuple[str, str, str, str, str]] = [
     ("single_c16", "trades_per_s", "single POST c=16", "trades/s", "up"),
     ("single_c16", "p50_ms", "single POST c=16 p50", "ms", "down"),
     ("single_c16", "p99_ms", "single POST c=16 p99", "ms", "down"),
-    ("batch", "trades_per_s", "batch POST", "trades/s", "up"),
+    ("batch", "trades_per_s", "batch", "trades/s", "up"),
     ("batch", "ratio_to_raw", "batch / raw ceiling", "ratio", "up"),
     ("sink_mongo", "trades_per_s", "mongo sink drain", "trades/s", "up"),
     ("sink_mongo", "raw_upsert_per_s", "mongo raw bulk upsert", "trades/s", "up"),
@@ -73,19 +73,27 @@ TARGETS: list[tuple[str, str, str, str, float]] = [
 ROLES: dict[str, str] = {
     "api": "API",
     "naive-api": "API",
-    "consume-mongo": "MongoDB consumer",
-    "naive-mongo": "MongoDB consumer",
-    "consume-sql": "SQL consumer",
-    "naive-sql": "SQL consumer",
-    "kafka": "broker (Tansu)",
-    "mongo": "MongoDB server (nx-27017)",
+    "consume-mongo": "mongo consumer",
+    "naive-mongo": "mongo consumer",
+    "consume-sql": "sql consumer",
+    "naive-sql": "sql consumer",
+    "kafka": "broker",
+    "mongo": "nx-27017",
     "postgres": "PostgreSQL",
 }
-CPU_RUNS = (("naive_single", "naive"), ("single_wrk", "TradeStore"))
+CPU_RUNS = (
+    ("naive_single", "naive wrk"),
+    ("single_wrk", "ours wrk"),
+    ("batch", "batch"),
+    ("sink_mongo", "mongo"),
+    ("sink_sql", "sql"),
+    ("sink_sqlite", "sqlite"),
+)
 
 
 def cpu_split(result: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """CPU microseconds per accepted trade during each wrk run, by role: {role: {run label: us}}."""
+    """CPU microseconds per trade of each measured run (the wrk runs, batch POSTs, sink drains), by role:
+    {role: {run label: us}}; "cores busy" is the CPU of everything over the run's wall time."""
     table: dict[str, dict[str, float]] = {}
     for row, label in CPU_RUNS:
         cpu = result.get("rows", {}).get(row, {}).get("cpu") or {}
@@ -93,7 +101,7 @@ def cpu_split(result: dict[str, Any]) -> dict[str, dict[str, float]]:
             role = table.setdefault(ROLES.get(name, name), {})
             role[label] = role.get(label, 0.0) + us
         if cpu:
-            table.setdefault("all (cores busy)", {})[label] = cpu["cores"]
+            table.setdefault("cores busy", {})[label] = cpu["cores"]
     return table
 
 
@@ -173,11 +181,11 @@ def render(result: dict[str, Any], previous: dict[str, Any] | None, console: Con
     console.print(goals)
     split = cpu_split(result)
     if split:
-        cpu = Table(title="where the CPU went during the wrk runs (microseconds per accepted trade)")
+        cpu = Table(title="where the CPU went: microseconds per trade (wrk runs, batch POST, sink drains)")
         for col in ("process", *(label for _, label in CPU_RUNS)):
             cpu.add_column(col, justify="left" if col == "process" else "right")
         for role, runs in split.items():
-            spec = ".2f" if role.startswith("all") else ",.0f"
+            spec = ".2f" if role == "cores busy" else ",.0f"
             cpu.add_row(role, *(format(runs[label], spec) if label in runs else "-" for _, label in CPU_RUNS))
         console.print(cpu)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tradestore_tools.bench import ceiling, headline, load
+from tradestore_tools.bench.cpu import CpuSplit
 from tradestore_tools.bench.facts import machine_facts, peak_rss_mb
 from tradestore_tools.bench.raw import mongo_docs_rate, mongo_raw_rate, sql_raw_rate
 from tradestore_tools.bench.stack import BenchStack, bench_stack
@@ -44,11 +45,6 @@ HEADLINE_ROWS = ("naive_single", "single_wrk", "e2e_wrk")
 RAW_RATES: dict[str, Callable[[str, int, int], float]] = {"mongo": mongo_raw_rate, "sql": sql_raw_rate}
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
 class Run:
     """Runs each measurement, recording an error instead of a number when one cannot be taken."""
 
@@ -73,7 +69,7 @@ class Run:
         api = self.stack.api(api_settings)
         for c in s.concurrencies:
             self.row(f"single_c{c}", self._single(api.url, c))
-        self.row("batch", lambda: self.batch_row(api.url))
+        self.row("batch", lambda: self.batch_row(api))
         self.rows["memory_api"] = {"peak_rss_mb": peak_rss_mb(api.proc.pid) if api.proc else 0.0}
         self.stack.stop(api)
 
@@ -81,9 +77,13 @@ class Run:
         s = self.sizes
         return lambda: load.wrk_single(url, connections, s.single_seconds, f"S{connections}x{self.tag}")
 
-    def batch_row(self, url: str) -> dict[str, Any]:
+    def batch_row(self, api: Any) -> dict[str, Any]:
         s = self.sizes
-        result = load.post_batches(url, s.batch_trades, s.batch_size, s.batch_concurrency, f"B{self.tag}")
+        with CpuSplit(self.stack.cpu_roots(api)) as split:
+            result = load.post_batches(
+                api.url, s.batch_trades, s.batch_size, s.batch_concurrency, f"B{self.tag}"
+            )
+        result["cpu"] = split.row(result["accepted"])
         raw = self.rows.get("raw_producer", {}).get("trades_per_s")
         if raw:
             result["ratio_to_raw"] = result["trades_per_s"] / raw
@@ -119,7 +119,8 @@ class Run:
         store, _ = self.store(name, f"sink_{self.tag}")
         consumer = self.stack.consumer(name, settings)  # returns once it has joined its group (/ready)
         joined = time.perf_counter()
-        _first, last, _rows = wait_for_count(store, s.sink_trades, 300)
+        with CpuSplit(self.stack.cpu_roots(consumer)) as split:
+            _first, last, _rows = wait_for_count(store, s.sink_trades, 300)
         rate = s.sink_trades / max(last - joined, 1e-6)
         self.rows[f"memory_consume_{name}"] = {
             "peak_rss_mb": peak_rss_mb(consumer.proc.pid) if consumer.proc else 0
@@ -134,6 +135,7 @@ class Run:
             "ratio_to_raw": rate / raw["trades_per_s"],
             "consumer_batch_size": s.consumer_batch_size,
             "raw_source": f"tradestore_tools.bench.raw.{name}_raw_rate",
+            "cpu": split.row(s.sink_trades),
             **self._docs_yardstick(name, raw_settings),
         }
 
@@ -187,7 +189,7 @@ class Run:
             "seconds": total,
             "trades_per_s": s.e2e_trades / total,
             "p50_ms": statistics.median(latencies),
-            "p99_ms": percentile(latencies, 0.99),
+            "p99_ms": load.percentile(latencies, 0.99),
             "note": "per trade: its batch POST sent -> the later of the two stores' persisted_at",
         }
 

@@ -102,6 +102,12 @@ class BenchStack:
         )
         return self._start(proc, 60)
 
+    def cpu_roots(self, *procs: ManagedProcess) -> dict[str, int | None]:
+        """The processes whose CPU a measurement reports, by name: `procs` and the stack's own (broker,
+        stores, anything else it started), each the root of its process tree."""
+        found = {p.name: p.proc.pid if p.proc else None for p in procs}
+        return found | {p.name: p.proc.pid for p in self.started if p.proc and p not in procs}
+
     def stop(self, proc: ManagedProcess) -> None:
         proc.stop()
         if proc in self.started:

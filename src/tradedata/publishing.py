@@ -123,10 +123,30 @@ class PublishOptions:
     headers: Headers | None = None
 
 
-async def publish(
+class Published(NamedTuple):
+    """What became of the records handed to `publish_all`, in the order they were handed over."""
+
+    indexes: list[int]  # position -> the item index the caller gave the record
+    queued: int  # records from this position on were never sent, because of `stopped`
+    stopped: str
+    reports: dict[int, tuple[DeliveryError | None, Acked | None]]  # position -> its delivery report
+    waited_s: float
+
+    def outcome(self, position: int) -> Outcome:
+        """The record at `position`: accepted at its partition/offset, or failed with the reason."""
+        if position >= self.queued:
+            return Outcome("failed", reason=self.stopped)
+        return _outcome(self.reports.get(position), self.waited_s)
+
+    def outcomes(self) -> dict[int, Outcome]:
+        """An outcome per item index."""
+        return {index: self.outcome(position) for position, index in enumerate(self.indexes)}
+
+
+async def publish_all(
     producer: Publisher, records: Iterable[tuple[int, Record]], options: PublishOptions
-) -> dict[int, Outcome]:
-    """Queue every record as it comes, then await (bounded) every acknowledgement; outcome per index.
+) -> Published:
+    """Queue every record as it comes, then await (bounded) every acknowledgement.
 
     Records stream into the producer (which copies each payload) and acknowledgements land in a dict
     from the delivery thread: nothing is held per record but its ack. Never blocks the event loop.
@@ -147,15 +167,15 @@ async def publish(
         queued, stopped = 0, str(exc)
     for _ in stream:  # the rest is still checked (rejected items keep their errors), not sent
         pass
-    await acks.wait(queued, options.ack_timeout_s)  # what is still pending is reported as failed below
-    reports = acks.reports
-    outcomes: dict[int, Outcome] = {}
-    for position, index in enumerate(indexes):
-        if position >= queued:
-            outcomes[index] = Outcome("failed", reason=stopped)
-        else:
-            outcomes[index] = _outcome(reports.get(position), options.ack_timeout_s)
-    return outcomes
+    await acks.wait(queued, options.ack_timeout_s)  # what is still pending is reported as failed
+    return Published(indexes, queued, stopped, acks.reports, options.ack_timeout_s)
+
+
+async def publish(
+    producer: Publisher, records: Iterable[tuple[int, Record]], options: PublishOptions
+) -> dict[int, Outcome]:
+    """`publish_all`, as an outcome per item index."""
+    return (await publish_all(producer, records, options)).outcomes()
 
 
 def _outcome(ack: tuple[DeliveryError | None, Acked | None] | None, waited_s: float) -> Outcome:

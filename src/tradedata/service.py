@@ -23,9 +23,29 @@ from shared.schema import TradePayload
 from shared.settings import Settings
 from tradedata.fastpath import plain_value
 from tradedata.problems import field_errors_from_validation
-from tradedata.publishing import Headers, Outcome, Publisher, PublishOptions, Record, Sender, publish
+from tradedata.publishing import (
+    Headers,
+    Outcome,
+    Published,
+    Publisher,
+    PublishOptions,
+    Record,
+    Sender,
+    publish,
+    publish_all,
+)
 
-__all__ = ["Ingest", "Outcome", "Publisher", "Record", "accept", "kafka_key", "publish_trade", "trade_key"]
+__all__ = [
+    "Ingest",
+    "Outcome",
+    "Published",
+    "Publisher",
+    "Record",
+    "accept",
+    "kafka_key",
+    "publish_trade",
+    "trade_key",
+]
 
 TRADES_TOPIC = "trades"
 PRINCIPAL_HEADER = PRINCIPAL  # key id or token subject that submitted the record
@@ -103,5 +123,11 @@ class Ingest:
         self, records: Iterable[tuple[int, Record]], principal: str | None
     ) -> dict[int, Outcome]:
         """Publish `records` (index, record) submitted by `principal`; an outcome per index."""
-        options = PublishOptions(self.topic, self._ack_timeout_s, record_headers(principal))
-        return await publish(self.producer, records, options)
+        return await publish(self.producer, records, self._options(principal))
+
+    async def publish_all(self, records: Iterable[tuple[int, Record]], principal: str | None) -> Published:
+        """The same, as positions and delivery reports (a large batch reads them without an Outcome each)."""
+        return await publish_all(self.producer, records, self._options(principal))
+
+    def _options(self, principal: str | None) -> PublishOptions:
+        return PublishOptions(self.topic, self._ack_timeout_s, record_headers(principal))

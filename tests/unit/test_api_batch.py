@@ -175,3 +175,50 @@ def test_openapi_documents_the_batch_route(client: TestClient) -> None:
     post = client.get("/openapi.json").json()["paths"]["/trades/batch"]["post"]
     assert {"application/json", "application/x-ndjson"} <= set(post["requestBody"]["content"])
     assert {"200", "400", "413", "415", "422"} <= set(post["responses"])
+
+
+class _Msg:
+    def __init__(self, partition: int, offset: int) -> None:
+        self._partition, self._offset = partition, offset
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+
+class _Err:
+    def str(self) -> str:
+        return "Broker: Not enough in-sync replicas"
+
+
+def test_published_results_read_each_position_into_its_items_index() -> None:
+    from tradedata.publishing import Published
+    from tradedata.routes.batch import published_results
+
+    # positions 0-3 hold items 4, 0, 2, 3: acknowledged, refused by the broker, never reported, not queued
+    reports = {0: (None, _Msg(1, 7)), 1: (_Err(), None)}
+    published = Published([4, 0, 2, 3], 3, "producer queue is full", reports, 6.0)  # type: ignore[arg-type]
+    results: list[dict[str, Any] | None] = [None] * 5
+    assert published_results(published, results) == (1, 3)
+    assert results[4] == {"index": 4, "status": "accepted", "partition": 1, "offset": 7}
+    assert results[0] == {
+        "index": 0, "status": "failed", "retryable": True,
+        "reason": "broker did not acknowledge: Broker: Not enough in-sync replicas",
+    }  # fmt: skip
+    assert results[2] == {
+        "index": 2, "status": "failed", "retryable": True,
+        "reason": "broker did not acknowledge within 6s",
+    }  # fmt: skip
+    assert results[3] == {
+        "index": 3,
+        "status": "failed",
+        "reason": "producer queue is full",
+        "retryable": True,
+    }
+    assert results[1] is None  # not published: the route fills in its rejection
+    assert published.outcomes() == {
+        4: published.outcome(0), 0: published.outcome(1), 2: published.outcome(2), 3: published.outcome(3)
+    }  # fmt: skip
+    assert published.outcome(0).offset == 7

@@ -23,7 +23,7 @@ from tradedata.context import IngestDep
 from tradedata.plainbatch import plain_records, plain_trades
 from tradedata.problems import BodyRejected, problem_responses
 from tradedata.responses import BatchResult
-from tradedata.service import Ingest, Outcome, Record
+from tradedata.service import Ingest, Outcome, Published, Record
 
 router = APIRouter(tags=["trades"])
 
@@ -80,10 +80,31 @@ def rejected_result(index: int, errors: list[dict[str, object]]) -> dict[str, An
     return {"index": index, "status": "rejected", "errors": errors}
 
 
-def outcome_result(index: int, done: Outcome) -> dict[str, Any]:
-    if done.status == "accepted":
-        return {"index": index, "status": "accepted", "partition": done.partition, "offset": done.offset}
+def accepted_result(index: int, partition: int, offset: int) -> dict[str, Any]:
+    return {"index": index, "status": "accepted", "partition": partition, "offset": offset}
+
+
+def failed_result(index: int, done: Outcome) -> dict[str, Any]:
     return {"index": index, "status": "failed", "reason": done.reason, "retryable": True}
+
+
+def published_results(published: Published, results: list[dict[str, Any] | None]) -> tuple[int, int]:
+    """Each published item's result into `results` at its index: (accepted, failed).
+
+    An acknowledged record's result is read straight from its delivery report (one pass, no Outcome per
+    record: ~0.6 us of the API's ~9 us per batched trade); anything else takes Published.outcome.
+    """
+    accepted = failed = 0
+    report, queued = published.reports.get, published.queued
+    for position, index in enumerate(published.indexes):
+        ack = report(position) if position < queued else None
+        if ack is not None and ack[0] is None and (msg := ack[1]) is not None:
+            results[index] = accepted_result(index, msg.partition() or 0, msg.offset() or 0)
+            accepted += 1
+        else:
+            results[index] = failed_result(index, published.outcome(position))
+            failed += 1
+    return accepted, failed
 
 
 @router.post(
@@ -114,11 +135,9 @@ async def post_batch(request: Request, ingest: IngestDep) -> Response:
                 rejected += 1
                 results[index] = rejected_result(index, outcome)
 
-    counts = {"accepted": 0, "rejected": 0, "failed": 0}
-    for index, done in (await ingest.publish(records(), principal_of(request).id)).items():
-        counts[done.status] += 1
-        results[index] = outcome_result(index, done)
-    counts["rejected"] = rejected
+    published = await ingest.publish_all(records(), principal_of(request).id)
+    accepted, failed = published_results(published, results)
+    counts = {"accepted": accepted, "rejected": rejected, "failed": failed}
     body = {"topic": settings.trades_topic, "counts": counts, "results": results}
     headers = {"Retry-After": "1"} if counts["failed"] else None
     return Response(orjson.dumps(body), status_code=200, media_type="application/json", headers=headers)

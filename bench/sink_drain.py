@@ -93,6 +93,12 @@ def drain(settings: Any, kind: str, n: int, pids: dict[str, int]) -> str:
     from shared.consumer import ConsumerRuntime
 
     runtime = ConsumerRuntime(settings, writer("mongo" if kind == "mongo" else "sql", settings))
+    try:  # what the service (shared.consumer.service.serve) does to the process before it runs
+        from shared.consumer.service import settle_heap
+    except ImportError:  # older checkouts: the collector's defaults
+        pass
+    else:
+        settle_heap()
     thread = threading.Thread(target=runtime.run, daemon=True)
     thread.start()
 

@@ -6,9 +6,11 @@ it writes come back (RETURNING / OUTPUT), so the rows the guard filtered are rep
 counted as persisted (issue 13, item 5). Rows of one batch are checked against the table as it was
 before the statement, so v1 and v2 of a trade sent together are both stored.
 
-- PostgreSQL, SQLite: `WITH s AS (VALUES ...) INSERT ... SELECT ... ON CONFLICT DO UPDATE ... RETURNING`,
-  a template per power-of-two row count, cached: SQLAlchemy compiles the one-row form once, the n-row
-  text repeats its VALUES row (compiling n rows took up to 1.4 s per template).
+- SQLite: `WITH s AS (VALUES ...) INSERT ... SELECT ... ON CONFLICT DO UPDATE ... RETURNING`, a template
+  per power-of-two row count, cached: SQLAlchemy compiles the one-row form once, the n-row text repeats
+  its VALUES row (compiling n rows took up to 1.4 s per template).
+- PostgreSQL: the same statement with `s` the unnest of one array parameter per column: one short text
+  for every batch size, which psycopg converts once and the server prepares.
 - SQL Server: one MERGE text for every batch, its rows in one NVARCHAR(MAX) JSON parameter read by
   OPENJSON, run through sp_executesql. pymssql inlines parameters as literals, so a MERGE with its
   values in the text would be a new statement (and a new compiled plan) per batch; here the inner

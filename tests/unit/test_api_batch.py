@@ -197,12 +197,14 @@ def test_published_results_read_each_position_into_its_items_index() -> None:
     from tradedata.publishing import Published
     from tradedata.routes.batch import published_results
 
-    # positions 0-3 hold items 4, 0, 2, 3: acknowledged, refused by the broker, never reported, not queued
-    reports = {0: (None, _Msg(1, 7)), 1: (_Err(), None)}
-    published = Published([4, 0, 2, 3], 3, "producer queue is full", reports, 6.0)  # type: ignore[arg-type]
-    results: list[dict[str, Any] | None] = [None] * 5
-    assert published_results(published, results) == (1, 3)
+    # positions 0-4 hold items 4, 0, 2, 3, 5: acknowledged, refused by the broker, never reported, not
+    # queued, acknowledged on partition 0 at offset 0
+    reports = {0: (None, _Msg(1, 7)), 1: (_Err(), None), 4: (None, _Msg(0, 0))}
+    published = Published([4, 0, 2, 3, 5], 3, "producer queue is full", reports, 6.0)  # type: ignore[arg-type]
+    results: list[dict[str, Any] | None] = [None] * 6
+    assert published_results(published, results) == (2, 3)
     assert results[4] == {"index": 4, "status": "accepted", "partition": 1, "offset": 7}
+    assert results[5] == {"index": 5, "status": "accepted", "partition": 0, "offset": 0}
     assert results[0] == {
         "index": 0, "status": "failed", "retryable": True,
         "reason": "broker did not acknowledge: Broker: Not enough in-sync replicas",
@@ -219,6 +221,8 @@ def test_published_results_read_each_position_into_its_items_index() -> None:
     }
     assert results[1] is None  # not published: the route fills in its rejection
     assert published.outcomes() == {
-        4: published.outcome(0), 0: published.outcome(1), 2: published.outcome(2), 3: published.outcome(3)
+        4: published.outcome(0), 0: published.outcome(1), 2: published.outcome(2), 3: published.outcome(3),
+        5: published.outcome(4),
     }  # fmt: skip
-    assert published.outcome(0).offset == 7
+    assert published.outcome(0) == ("accepted", 1, 7, "")
+    assert [published.outcome(p).status for p in (1, 2, 3)] == ["failed"] * 3

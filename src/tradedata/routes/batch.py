@@ -95,9 +95,9 @@ def published_results(published: Published, results: list[dict[str, Any] | None]
     record: ~0.6 us of the API's ~9 us per batched trade); anything else takes Published.outcome.
     """
     accepted = failed = 0
-    report, queued = published.reports.get, published.queued
+    report = published.reports.get  # only queued records have reports
     for position, index in enumerate(published.indexes):
-        ack = report(position) if position < queued else None
+        ack = report(position)
         if ack is not None and ack[0] is None and (msg := ack[1]) is not None:
             results[index] = accepted_result(index, msg.partition() or 0, msg.offset() or 0)
             accepted += 1

@@ -29,6 +29,7 @@ def test_sqlite_upsert_is_the_text_sqlalchemy_compiles_with_the_same_parameters(
 
 
 def test_postgresql_upsert_is_one_text_unnesting_an_array_per_column() -> None:
+    statements._pg_unnest_upsert.cache_clear()  # built here, by the code under test, not by an earlier test
     built = statements.upsert_statement("postgresql", 3)
     assert statements.upsert_statement("postgresql", 700) is built  # one text for every batch size
     one_row = statements.compiled_upsert_text("postgresql", 1)
@@ -71,6 +72,7 @@ def test_postgresql_parameters_are_a_column_of_values_each_in_row_order() -> Non
 def test_statement_sizes_are_plain_chunks_where_the_text_does_not_depend_on_them() -> None:
     assert statements.statement_sizes("postgresql", 1000, 2727) == [1000]
     assert statements.statement_sizes("postgresql", 5, 2) == [2, 2, 1]
+    assert statements.statement_sizes("postgresql", 3, 1) == [1, 1, 1]
     assert statements.statement_sizes("mssql", 2500, 1000) == [1000, 1000, 500]
     assert statements.statement_sizes("mssql", 0, 1000) == []
     assert statements.statement_sizes("sqlite", 1000, 2727) == [512, 256, 128, 64, 32, 8]

@@ -6,9 +6,11 @@ it writes come back (RETURNING / OUTPUT), so the rows the guard filtered are rep
 counted as persisted (issue 13, item 5). Rows of one batch are checked against the table as it was
 before the statement, so v1 and v2 of a trade sent together are both stored.
 
-- PostgreSQL, SQLite: `WITH s AS (VALUES ...) INSERT ... SELECT ... ON CONFLICT DO UPDATE ... RETURNING`,
-  a template per power-of-two row count, cached: SQLAlchemy compiles the one-row form once, the n-row
-  text repeats its VALUES row (compiling n rows took up to 1.4 s per template).
+- SQLite: `WITH s AS (VALUES ...) INSERT ... SELECT ... ON CONFLICT DO UPDATE ... RETURNING`, a template
+  per power-of-two row count, cached: SQLAlchemy compiles the one-row form once, the n-row text repeats
+  its VALUES row (compiling n rows took up to 1.4 s per template).
+- PostgreSQL: the same statement with `s` the unnest of one array parameter per column: one short text
+  for every batch size, which psycopg converts once and the server prepares.
 - SQL Server: one MERGE text for every batch, its rows in one NVARCHAR(MAX) JSON parameter read by
   OPENJSON, run through sp_executesql. pymssql inlines parameters as literals, so a MERGE with its
   values in the text would be a new statement (and a new compiled plan) per batch; here the inner
@@ -57,10 +59,21 @@ def chunk_sizes(n: int, largest: int) -> list[int]:
     return sizes
 
 
+def statement_sizes(dialect_name: str, n: int, largest: int) -> list[int]:
+    """How many rows each upsert statement of an n-row batch carries. A dialect whose upsert text does not
+    depend on the row count (SQL Server's JSON parameter, PostgreSQL's arrays) takes plain chunks of
+    `largest`; SQLite repeats a VALUES row per row, so its sizes are powers of two (templates reused)."""
+    if dialect_name in ("mssql", "postgresql"):
+        return [min(largest, n - start) for start in range(0, n, max(1, largest))]
+    return chunk_sizes(n, largest)
+
+
 def upsert_params(dialect_name: str, rows: Sequence[TradeRow]) -> dict[str, object]:
     """The bound values of an upsert for these rows."""
     if dialect_name == "mssql":
         return {"rows": orjson.dumps([json_row(row) for row in rows]).decode()}
+    if dialect_name == "postgresql":  # a column of values per parameter (arrays, unnested by the server)
+        return {c: [row[c] for row in rows] for c in COLUMNS}  # type: ignore[literal-required]
     return {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in COLUMNS}  # type: ignore[literal-required]
 
 
@@ -72,7 +85,9 @@ def upsert_statement(dialect_name: str, n: int) -> Executable:
         raise ValueError(f"{n} rows exceed the statement limit of {dialect_name}; chunk them")
     if dialect_name == "mssql":
         return mssql_upsert()
-    if dialect_name in ("postgresql", "sqlite"):
+    if dialect_name == "postgresql":
+        return _pg_unnest_upsert()
+    if dialect_name == "sqlite":
         return _insert_on_conflict(dialect_name, n)
     raise ValueError(f"no upsert for dialect {dialect_name!r}; use SQL Server, PostgreSQL or SQLite")
 
@@ -90,6 +105,28 @@ def _insert_on_conflict(dialect_name: str, n: int) -> Executable:
 
 
 _ROW_PARAM = re.compile(r"(:[a-z_]+)_0\b")  # a parameter of the template's row (`:trade_id_0`)
+
+
+@lru_cache(maxsize=1)
+def _pg_unnest_upsert() -> Executable:
+    """PostgreSQL's upsert of any number of rows: the template with its VALUES row replaced by the
+    unnest of one array per column, so one short text serves every batch size. psycopg converts a
+    statement's placeholders on every execute unless its text is short (its cache takes texts up to
+    4 KB): the n-row VALUES text (11 parameters a row) cost the sink about half its CPU in that
+    conversion (py-spy, wrk run with both consumers, session 5), and PostgreSQL parsed and planned each
+    one anew; this text is converted once and the server prepares it after a few executions."""
+    head, row, tail = _template_parts("postgresql")
+    typed = re.sub(r":([a-z_]+)_0(\\:\\:[A-Z ]+)?", _array_param, row)
+    return sa.text(head.replace("(VALUES ", "(SELECT * FROM unnest") + typed + tail)
+
+
+def _array_param(found: re.Match[str]) -> str:
+    """`:name_0::TYPE` of the one-row template as `:name::TYPE[]` (an untyped one takes its column's)."""
+    name = found.group(1)
+    cast = found.group(2) or "\\:\\:" + str(
+        trades_table("postgresql").c[name].type.compile(dialect=dialect_named("postgresql"))
+    )
+    return f":{name}{cast}[]"
 
 
 @lru_cache(maxsize=4)

@@ -22,7 +22,12 @@ from shared.stores.sql.errors import store_errors
 from shared.stores.sql.mapper import row_key, to_rows, to_stored
 from shared.stores.sql.migrate import upgrade
 from shared.stores.sql.schema import COLUMNS, TRADE_COLUMNS, trades_table
-from shared.stores.sql.statements import chunk_sizes, max_rows_per_statement, upsert_params, upsert_statement
+from shared.stores.sql.statements import (
+    max_rows_per_statement,
+    statement_sizes,
+    upsert_params,
+    upsert_statement,
+)
 
 IDS_PER_QUERY = 1000  # trade ids per IN list (bound parameters; SQL Server allows 2100)
 
@@ -101,7 +106,7 @@ class SqlStore:
         written: set[Key] = set()
         with store_errors(self.engine, "writing trades"), self.engine.begin() as conn:
             start = 0
-            for size in chunk_sizes(len(rows), self.chunk_rows):
+            for size in statement_sizes(self.dialect, len(rows), self.chunk_rows):
                 chunk = rows[start : start + size]
                 start += size
                 result = conn.execute(

@@ -10,6 +10,9 @@ raw write (`SqlStore.write` of records built beforehand) of as many other fresh 
 of the sink's CPU that is the store's own write). A program, not a test.
 
     PYTHONPATH=CHECKOUT/src python bench/sink_cpu.py [--batch 1000] [--batches 10] [--repeat 5]
+
+With --stages it prints instead the CPU per trade of each pure step (poll's records, decode, plan, outcome
+events, their publishing), min of 30 runs over one batch.
 """
 
 from __future__ import annotations
@@ -91,6 +94,38 @@ def raw_cpu(store: Any, batches: list[list[Any]]) -> float:
     return (time.process_time() - started) / sum(map(len, batches)) * 1e6
 
 
+def stages(batch: int, repeat: int) -> str:
+    """CPU microseconds per trade of each pure step of the pipeline on one batch (min of `repeat`): no store,
+    the outcome events of a batch the store took whole, published through `instant_producer`."""
+    from shared.consumer.batch import Inbound, decode_batch, plan_writes
+    from shared.consumer.outcomes import OutcomePublisher, outcome_events
+    from shared.ports import WriteResult
+
+    raw = records("P", batch)
+    today, now = date(2026, 11, 30), datetime.now(UTC)
+    inbound = [Inbound(*r) for r in raw]
+    decoded = decode_batch(inbound, today)
+    plan = plan_writes(decoded.trades, {}, now)
+    events = outcome_events("sql", plan, WriteResult(batch), [], {}, [])
+    publisher = OutcomePublisher(instant_producer(), "outcomes")
+    steps = {
+        "inbound": lambda: [Inbound(*r) for r in raw],
+        "decode": lambda: decode_batch(inbound, today),
+        "plan": lambda: plan_writes(decoded.trades, {}, now),
+        "events": lambda: outcome_events("sql", plan, WriteResult(batch), [], {}, []),
+        "publish": lambda: publisher.publish(events),
+    }
+    out = []
+    for name, step in steps.items():
+        best = float("inf")
+        for _ in range(repeat):
+            started = time.process_time()
+            step()
+            best = min(best, time.process_time() - started)
+        out.append(f"{name}={best / batch * 1e6:.2f}")
+    return "stages_us " + " ".join(out)
+
+
 def split(rows: list[Any], size: int) -> list[list[Any]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
@@ -103,7 +138,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--url", help="SQL URL (default: a new SQLite file)")
+    parser.add_argument("--stages", action="store_true", help="only each pure step's CPU per trade (30 runs)")
     args = parser.parse_args()
+    if args.stages:
+        print(stages(args.batch, 30), flush=True)
+        return
     from shared.stores.sql.engine import make_engine
     from shared.stores.sql.store import SqlStore
 

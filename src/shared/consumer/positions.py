@@ -16,15 +16,15 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 from shared.consumer.batch import Inbound, next_offsets
 
 log = logging.getLogger("shared.consumer")
+_inbound = Inbound._make
 
 
 def to_inbound(msg: Message) -> Inbound:
-    """A polled (error-free) message as plain values."""
+    """A polled (error-free) message as plain values: its topic, partition and offset as librdkafka gives them
+    (never None on an error-free message), through tuple._make (1.5 -> 0.4 us a record, issue 14)."""
     raw: Any = msg.headers()
     headers = tuple((str(k), v) for k, v in raw if isinstance(v, bytes)) if raw else ()
-    return Inbound(
-        str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0), msg.key(), msg.value(), headers
-    )
+    return _inbound((msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(), headers))
 
 
 def store_offsets(consumer: Any, records: Sequence[Inbound], sink: str) -> dict[tuple[str, int], int]:

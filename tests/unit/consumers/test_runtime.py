@@ -710,6 +710,8 @@ def test_a_polled_message_keeps_its_headers_by_name() -> None:
     assert inbound == Inbound(
         "trades", 2, 3, b"k", b"{}", (("tradestore.principal", b"ingest"), ("redrive.of", b"trades.dlq:0:7"))
     )
+    assert type(inbound) is Inbound  # not a bare tuple: equal, but without names or the principal
+    assert (inbound.partition, inbound.offset, inbound.principal) == (2, 3, "ingest")
 
 
 class _LateAck(FakeProducer):

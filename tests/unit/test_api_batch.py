@@ -8,13 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import KafkaError
 from fastapi.testclient import TestClient
 
 from shared.rules import MaturedPolicy
 from shared.schema import SAMPLE_TRADE, TradePayload
 from tradedata.fastpath import plain_value
 from tradedata.service import Record, accept
-from unit.test_api_http import LIVE, TODAY, FakeProducer, make_client
+from unit.test_api_http import LIVE, TODAY, FakeMessage, FakeProducer, make_client
 
 NDJSON = {"content-type": "application/x-ndjson"}
 
@@ -177,29 +178,17 @@ def test_openapi_documents_the_batch_route(client: TestClient) -> None:
     assert {"200", "400", "413", "415", "422"} <= set(post["responses"])
 
 
-class _Msg:
-    def __init__(self, partition: int, offset: int) -> None:
-        self._partition, self._offset = partition, offset
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-
-class _Err:
-    def str(self) -> str:
-        return "Broker: Not enough in-sync replicas"
-
-
 def test_published_results_read_each_position_into_its_items_index() -> None:
     from tradedata.publishing import Published
     from tradedata.routes.batch import published_results
 
     # positions 0-4 hold items 4, 0, 2, 3, 5: acknowledged, refused by the broker, never reported, not
     # queued, acknowledged on partition 0 at offset 0
-    reports = {0: (None, _Msg(1, 7)), 1: (_Err(), None), 4: (None, _Msg(0, 0))}
+    reports = {
+        0: (None, FakeMessage(1, 7)),
+        1: (KafkaError(KafkaError.NOT_ENOUGH_REPLICAS), None),
+        4: (None, FakeMessage(0, 0)),
+    }
     published = Published([4, 0, 2, 3, 5], 3, "producer queue is full", reports, 6.0)  # type: ignore[arg-type]
     results: list[dict[str, Any] | None] = [None] * 6
     assert published_results(published, results) == (2, 3)

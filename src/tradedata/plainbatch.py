@@ -17,18 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Annotated
 
 import msgspec
 
+from shared.plain import Id, Version, plain_ids, plain_strings
 from shared.rules import MaturedPolicy
-from shared.schema import ID_MAX_LENGTH, TradePayload
+from shared.schema import TradePayload
 from tradedata.fastpath import ENABLED as FIELDS_MATCH
 from tradedata.publishing import Record, new_record
 from tradedata.service import accept
-
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX_LENGTH)]
-Version = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 
 
 class PlainTrade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -57,23 +54,9 @@ def plain_trades(raw: bytes) -> list[PlainTrade] | None:
         trades = _DECODE.decode(raw)
     except msgspec.DecodeError:  # also msgspec.ValidationError
         return None
-    if _plain_strings(raw) or all(map(_plain_ids, trades)):
+    if plain_strings(raw) or all(map(plain_ids, trades)):
         return trades
     return None
-
-
-def _plain_strings(raw: bytes) -> bool:
-    """True when no string of the (valid JSON) body can hold anything but printable ASCII, nor start or
-    end with a space: ASCII without escapes (backslashes), DEL (JSON refuses raw control characters) or
-    spaces (compact JSON as clients serialise it; a body with spaces has its ids checked one by one)."""
-    return raw.isascii() and b"\\" not in raw and b"\x7f" not in raw and b" " not in raw
-
-
-def _plain_ids(trade: PlainTrade) -> bool:
-    for value in (trade.trade_id, trade.counterparty_id, trade.book_id):
-        if not (value.isascii() and value.isprintable() and value[0] != " " and value[-1] != " "):
-            return False
-    return True
 
 
 def plain_records(
@@ -95,7 +78,7 @@ def plain_record(raw: bytes, today: date, policy: MaturedPolicy) -> Record | Non
         trade = _DECODE_ONE.decode(raw)
     except msgspec.DecodeError:
         return None
-    if not (_plain_strings(raw) or _plain_ids(trade)):
+    if not (plain_strings(raw) or plain_ids(trade)):
         return None
     return _record(trade, today, policy is MaturedPolicy.REJECT)
 

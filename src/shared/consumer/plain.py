@@ -16,14 +16,11 @@ Python validators were most of a draining sink's decode time, issue 14).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
 import msgspec
 
-from shared.schema import ID_MAX_LENGTH, TradePayload
-
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX_LENGTH)]
-Version = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+from shared.plain import Id, Version, plain_ids, plain_strings
+from shared.schema import TradePayload
 
 
 class PlainTrade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -55,7 +52,7 @@ def plain_trade(key: bytes | None, value: bytes | None, today: date) -> TradePay
         p = _DECODE.decode(value)
     except msgspec.DecodeError:  # also msgspec.ValidationError
         return None
-    if not (_plain_strings(value) or _plain_ids(p)):
+    if not (plain_strings(value) or plain_ids(p)):
         return None
     if key != f"{p.trade_id}:{p.version}:{p.book_id}".encode() or p.maturity_date < p.created_date:
         return None  # the general path writes the dead letter
@@ -83,17 +80,3 @@ def plain_trade(key: bytes | None, value: bytes | None, today: date) -> TradePay
     _set(trade, "__pydantic_extra__", None)
     _set(trade, "__pydantic_private__", None)
     return trade
-
-
-def _plain_strings(raw: bytes) -> bool:
-    """True when no string of the (valid JSON) value can hold anything but printable ASCII, nor start or
-    end with a space: ASCII without escapes (backslashes), DEL (JSON refuses raw control characters) or
-    spaces (compact JSON as producers write it; a value with spaces has its ids checked one by one)."""
-    return raw.isascii() and b"\\" not in raw and b"\x7f" not in raw and b" " not in raw
-
-
-def _plain_ids(trade: PlainTrade) -> bool:
-    for value in (trade.trade_id, trade.counterparty_id, trade.book_id):
-        if not (value.isascii() and value.isprintable() and value[0] != " " and value[-1] != " "):
-            return False
-    return True

@@ -216,11 +216,7 @@ class _Acks:
     def delivered(self, _index: int, err: Any, _msg: Any) -> None:
         if err is not None:
             self.errors.append(err.str())
-        with self._lock:  # forget(1), one call less per record
-            self._pending -= 1
-            finished = self._pending <= 0
-        if finished:
-            self.done.set()
+        self.forget(1)
 
     def forget(self, count: int) -> None:
         if count <= 0:

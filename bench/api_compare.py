@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from tradestore.local.process import free_port
 from tradestore.local.services import ServiceProcess
 from tradestore_tools.bench import load
-from tradestore_tools.bench.cpu import TICK, cpu_s
+from tradestore_tools.bench.cpu import cpu_s, stat_cpu_s
 from tradestore_tools.bench.facts import peak_rss_mb
 from tradestore_tools.bench.stack import HOST, BenchStack, bench_stack
 
@@ -86,16 +86,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
             name = (task / "comm").read_text().strip()
         except OSError:
             continue
-        found[name] = found.get(name, 0.0) + _task_cpu(task)
+        found[name] = found.get(name, 0.0) + stat_cpu_s(task / "stat", waited=False)
     return found
-
-
-def _task_cpu(task: Path) -> float:
-    try:
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 class Variant(NamedTuple):

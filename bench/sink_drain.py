@@ -17,7 +17,6 @@ adds `raw/s=W ratio=R` to the line. A program, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import threading
 import time
@@ -25,12 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / TICK
+from tradestore_tools.bench.cpu import cpu_s
 
 
 def services() -> tuple[Any, Any, Any, Any]:

@@ -17,13 +17,20 @@ LOAD = "wrk"
 DRIVER = "bench driver"
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (and of its children it waited for); 0.0 when unknown."""
+def stat_cpu_s(stat: Path, waited: bool = True) -> float:
+    """User + system CPU seconds in a /proc stat file: a process's, with the children it waited for when
+    `waited`, or a thread's (`task/TID/stat`, waited=False: those fields are the whole process's); 0.0
+    when it cannot be read."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return sum(int(f) for f in fields[11:15]) / TICK
+    return sum(int(f) for f in fields[11 : 15 if waited else 13]) / TICK
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (and of its children it waited for); 0.0 when unknown."""
+    return stat_cpu_s(Path(f"/proc/{pid}/stat"))
 
 
 def tree_cpu_s(pid: int) -> float:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from shared.schema import record_key
+
 LOWER_VERSION = "lower_version"
 LOWER_VERSION_TYPE = "https://tradestore.dev/problems/lower-version"  # problem+json `type` of a 409
 
@@ -51,7 +53,7 @@ class Outcome:
         return (self.partition, self.offset)
 
     def record_key(self) -> bytes:
-        return f"{self.trade_id}:{self.version}:{self.book_id}".encode()
+        return record_key(self.trade_id, self.version, self.book_id)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self)  # orjson writes a dataclass natively: same bytes as asdict, ~10x cheaper

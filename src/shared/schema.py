@@ -19,6 +19,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def record_key(trade_id: str, version: object, book_id: str) -> bytes:
+    """The Kafka record key of a trade, `trade_id:version:book_id` (UTF-8): the one place it is built."""
+    return f"{trade_id}:{version}:{book_id}".encode()
+
+
 def _check_identifier(value: str) -> str:
     if value != value.strip():
         raise ValueError("must not start or end with whitespace")
@@ -84,7 +89,7 @@ class TradePayload(BaseModel):
 
     def kafka_key(self) -> bytes:
         """The Kafka record key `trade_id:version:book_id` (UTF-8)."""
-        return f"{self.trade_id}:{self.version}:{self.book_id}".encode()
+        return record_key(self.trade_id, self.version, self.book_id)
 
     def to_message(self) -> dict[str, Any]:
         """The JSON-ready dict that is the Kafka record value."""

@@ -22,7 +22,7 @@ import msgspec
 
 from shared.plain import Id, Version, plain_ids, plain_strings
 from shared.rules import MaturedPolicy
-from shared.schema import TradePayload
+from shared.schema import TradePayload, record_key
 from tradedata.fastpath import ENABLED as FIELDS_MATCH
 from tradedata.publishing import Record, new_record
 from tradedata.service import accept
@@ -90,9 +90,7 @@ def _record(trade: PlainTrade, today: date, reject: bool) -> Record | None:
         return None  # the model gives the errors
     trade.expired = matured
     trade_id = trade.trade_id
-    return new_record(
-        (trade_id, f"{trade_id}:{trade.version}:{trade.book_id}".encode(), _ENCODE.encode(trade))
-    )
+    return new_record((trade_id, record_key(trade_id, trade.version, trade.book_id), _ENCODE.encode(trade)))
 
 
 def as_submitted(trade: PlainTrade) -> dict[str, object]:

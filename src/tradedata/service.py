@@ -19,7 +19,7 @@ from shared.errors import TradeRuleViolation
 from shared.kafka import Delivery
 from shared.kafka.headers import PRINCIPAL
 from shared.rules import MaturedPolicy, apply_maturity, validate_trade
-from shared.schema import TradePayload
+from shared.schema import TradePayload, record_key
 from shared.settings import Settings
 from tradedata.fastpath import plain_value
 from tradedata.problems import field_errors_from_validation
@@ -53,9 +53,7 @@ PRINCIPAL_HEADER = PRINCIPAL  # key id or token subject that submitted the recor
 TradeLike = Mapping[str, object] | TradePayload
 
 
-def kafka_key(trade_id: str, version: object, book_id: str) -> bytes:
-    """`trade_id:version:book_id`, UTF-8: the one place TradeData builds a record key."""
-    return f"{trade_id}:{version}:{book_id}".encode()
+kafka_key = record_key  # `trade_id:version:book_id`, UTF-8 (shared.schema: the one place it is built)
 
 
 def trade_key(trade: TradeLike) -> bytes:

@@ -20,7 +20,7 @@ from datetime import date
 import msgspec
 
 from shared.plain import Id, Version, plain_ids, plain_strings
-from shared.schema import TradePayload
+from shared.schema import TradePayload, record_key
 
 
 class PlainTrade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -54,7 +54,7 @@ def plain_trade(key: bytes | None, value: bytes | None, today: date) -> TradePay
         return None
     if not (plain_strings(value) or plain_ids(p)):
         return None
-    if key != f"{p.trade_id}:{p.version}:{p.book_id}".encode() or p.maturity_date < p.created_date:
+    if key != record_key(p.trade_id, p.version, p.book_id) or p.maturity_date < p.created_date:
         return None  # the general path writes the dead letter
     matured = p.maturity_date < today
     # What model_validate and then shared.rules.apply_maturity give: `expired` is in the fields set when

@@ -129,8 +129,7 @@ def decode_batch(records: Iterable[Inbound], today: date) -> Decoded:
     trades: list[tuple[Inbound, TradePayload]] = []
     dead: list[DeadLetter] = []
     for record in records:
-        trade = plain_trade(record.key, record.value, today)  # `decode`, one call less per record
-        outcome = decode_model(record, today) if trade is None else trade
+        outcome = decode(record, today)
         if isinstance(outcome, DeadLetter):
             dead.append(outcome)
         else:
